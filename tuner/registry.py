@@ -1,0 +1,83 @@
+"""Names → components: the one place the config, the runner and the CLI look things up.
+
+Trainables come from ``trainables``; searchers, schedulers and their named compositions
+(methods) from ``tuner.searchers``, ``tuner.schedulers`` and ``tuner.methods``. Lookups raise
+``KeyError`` whose message lists the valid names; imports are lazy so ``tuner --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces import SearchSpace
+
+__all__ = ["check_trainable", "get_trainable", "resolve", "check_searcher_space",
+           "build_searcher", "build_scheduler", "DEFAULT_METHOD"]
+
+DEFAULT_METHOD = "asha-tpe"
+
+
+def _trainables() -> dict:
+    import trainables
+
+    return trainables.TRAINABLES
+
+
+def check_trainable(name: str) -> None:
+    from tuner.config import ConfigError
+
+    known = _trainables()
+    if name not in known and not _is_import_path(name):
+        raise ConfigError(f"trainable: unknown {name!r}; one of {', '.join(sorted(known))} "
+                          "(or a 'package.module:Class' import path)")
+
+
+def _is_import_path(name: str) -> bool:
+    return ":" in name and all(part.strip() for part in name.split(":", 1))
+
+
+def get_trainable(name: str) -> type:
+    """The Trainable class for a registry name or a ``package.module:Class`` path."""
+    known = _trainables()
+    if name in known:
+        return known[name]
+    import importlib
+
+    from tuner.config import ConfigError
+
+    module, _, attr = name.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"trainable: cannot import {name!r} ({exc})") from None
+
+
+def resolve(method: str | None, searcher: str | None, scheduler: str | None) -> tuple[str, str]:
+    """(searcher, scheduler) names from a method and/or explicit names; KeyError if unknown."""
+    from tuner import methods
+
+    if method is None and searcher is None and scheduler is None:
+        method = DEFAULT_METHOD
+    return methods.resolve(method=method, searcher=searcher, scheduler=scheduler)
+
+
+def check_searcher_space(searcher: str, space: SearchSpace) -> None:
+    """Raise ``SpaceError`` if ``searcher`` cannot search ``space`` (grid over a float, …)."""
+    from tuner import searchers
+
+    check = getattr(searchers, "check_searcher_space", None)
+    if check is not None and searcher in searchers.SEARCHERS:
+        check(searcher, space)
+
+
+def build_searcher(name: str, space: SearchSpace, ladder: Any, **kwargs: Any):
+    from tuner import methods
+
+    return methods.build_searcher(name, space, ladder, **kwargs)
+
+
+def build_scheduler(name: str, ladder: Any, **kwargs: Any):
+    from tuner.schedulers import make_scheduler
+
+    return make_scheduler(name, ladder, **kwargs)

@@ -1,0 +1,299 @@
+"""The only module that starts Ray: experiment → Tuner → results files.
+
+Ray settings chosen for low overhead on many short trials (notes §8: defaults cost ~1.4 s per
+trial here, reuse + a concurrency limit ~0.1–0.15 s): ``reuse_actors=True`` (our trainables
+implement ``reset_config``), ``max_concurrent_trials`` = the slots the resources allow (so a
+model-based searcher sees results before proposing more, ray-project/ray#14770), Ray's own
+progress tables off in favour of one line per finished trial, metric/mode given once to the
+searcher and scheduler. Experiment snapshots are taken every few seconds instead of ≥ 10 s so
+``--resume`` redoes little (notes §5.3).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tuner.config import ConfigError, Experiment
+from tuner import registry, results as res
+
+__all__ = ["run", "plan_text", "RunOutcome", "ProgressCallback"]
+
+# Environment Ray reads at import/init time; users may override any of them.
+_RAY_ENV = {
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",        # snapshot period (default "auto" ≥ 10 s)
+    "RAY_AIR_NEW_OUTPUT": "1",
+    "TUNE_WARN_THRESHOLD_S": "2",
+    "RAY_DEDUP_LOGS": "1",
+    "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+}
+
+
+@dataclass
+class RunOutcome:
+    path: str
+    records: list = field(default_factory=list)
+    best: Any = None
+    test: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def _slots(exp: Experiment, cluster: dict[str, float]) -> int:
+    """Trials that fit at once: the user's limit, else what the cluster's CPUs/GPUs allow."""
+    if exp.max_concurrent:
+        return exp.max_concurrent
+    fits = []
+    if exp.resources.cpus > 0:
+        fits.append(int(cluster.get("CPU", 1) // exp.resources.cpus + 1e-9))
+    if exp.resources.gpus > 0:
+        fits.append(int(cluster.get("GPU", 0) // exp.resources.gpus + 1e-9))
+    return max(1, min(fits) if fits else 1)
+
+
+def plan_text(exp: Experiment, address: str | None = None) -> str:
+    """What ``--dry-run`` prints: components, trials, rungs with fidelity, resources."""
+    lines = [
+        f"experiment   {exp.name}  →  {exp.path}",
+        f"trainable    {exp.trainable}   config {exp.trial_config()}",
+        f"method       searcher={exp.searcher} {exp.searcher_options or ''}  "
+        f"scheduler={exp.scheduler} {exp.scheduler_options or ''}".rstrip(),
+        f"metric       {exp.metric} ({exp.mode})",
+        f"trials       {exp.num_samples}   seed {exp.seed}   "
+        f"max concurrent {exp.max_concurrent or 'as resources allow'}",
+        f"resources    {exp.resources.cpus:g} CPU, {exp.resources.gpus:g} GPU per trial   "
+        f"on {'Ray at ' + address if address else 'a local Ray (127.0.0.1 only)'}",
+        f"budget       epochs {exp.budget.min}..{exp.budget.max}, eta {exp.budget.eta}",
+        "rungs        " + ", ".join(f"{r.resource} ep @ {r.data_fraction:g} data"
+                                    for r in exp.budget.rungs()),
+        f"space        {len(exp.space.searchable)} searched parameters: "
+        + ", ".join(f"{n} ({d.kind}{', log' if getattr(d, 'log', False) else ''}"
+                    f"{', when ' + str(d.when) if d.when else ''})"
+                    for n, d in exp.space.searchable.items()),
+    ]
+    try:
+        from tuner.plan import format_plan, plan
+
+        lines += ["", format_plan(plan(exp.budget, exp.scheduler, num_samples=exp.num_samples))]
+    except ImportError:
+        pass
+    return "\n".join(lines)
+
+
+def _check_results_dir(exp: Experiment, resume: bool) -> None:
+    if "://" in exp.path:
+        return  # remote storage: Ray's own checks apply
+    exists = os.path.exists(exp.path) and os.listdir(exp.path)
+    if exists and not resume:
+        raise ConfigError(f"results directory {exp.path} already exists; pass --resume to "
+                          "continue it, or choose another --name / --storage")
+    if resume and not exists:
+        raise ConfigError(f"--resume: no experiment at {exp.path} to continue")
+
+
+def _init_ray(address: str | None, exp: Experiment) -> None:
+    for key, value in _RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    if ray.is_initialized():
+        return
+    common = dict(include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+                  configure_logging=True)
+    if address:
+        ray.init(address=address, **common)
+    else:
+        # a laptop run listens on loopback only; nothing is exposed to the network
+        ray.init(address="local", _node_ip_address="127.0.0.1", **common)
+
+
+def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
+    import ray
+    from ray import tune
+
+    trainable_cls = registry.get_trainable(exp.trainable)
+    trainable = tune.with_resources(trainable_cls, exp.resources.as_ray())
+    if resume:
+        from ray.tune import Tuner
+
+        if not Tuner.can_restore(exp.path):
+            raise ConfigError(f"--resume: {exp.path} holds no restorable Ray experiment")
+        return tune.Tuner.restore(exp.path, trainable=trainable, resume_unfinished=True,
+                                  resume_errored=False)
+
+    searcher = registry.build_searcher(
+        exp.searcher, exp.space, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
+        points_to_evaluate=exp.points_to_evaluate or None, **exp.searcher_options)
+    scheduler = registry.build_scheduler(
+        exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
+        space=exp.space, **exp.scheduler_options)
+    slots = _slots(exp, ray.cluster_resources())
+    pausing = exp.scheduler in ("hyperband", "pbt", "median") or "bohb" in (exp.method or "")
+    return tune.Tuner(
+        trainable,
+        param_space=exp.trial_config(),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=exp.num_samples,
+            max_concurrent_trials=slots,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=exp.name,
+            storage_path=exp.storage,
+            stop={"training_iteration": exp.budget.max},
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=4 if exp.scheduler == "pbt" else 2,
+                checkpoint_frequency=exp.checkpoint_every or (1 if pausing else 0),
+                checkpoint_at_end=True,
+            ),
+            failure_config=tune.FailureConfig(max_failures=exp.max_failures),
+            callbacks=[callback],
+            verbose=0,
+        ),
+    )
+
+
+class ProgressCallback:
+    """One line per finished trial; counts retries for the report. (A ``tune.Callback``.)"""
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        from ray import tune
+
+        # subclass lazily so importing this module does not import Ray
+        klass = type("ProgressCallback", (_ProgressMixin, tune.Callback), {})
+        obj = tune.Callback.__new__(klass)
+        obj.__init__(*args, **kwargs)
+        return obj
+
+
+class _ProgressMixin:
+    def __init__(self, total: int, metric: str, max_epochs: int,
+                 write: Callable[[str], None] = print):
+        self.total, self.metric, self.max_epochs, self.write = total, metric, max_epochs, write
+        self.done = 0
+        self.retries: dict[str, int] = {}
+        self.started = time.time()
+
+    def _line(self, trial, what: str) -> None:
+        self.done += 1
+        last = trial.last_result or {}
+        value = last.get(self.metric)
+        val = f"{self.metric}={value:.4f}" if isinstance(value, float) else ""
+        self.write(f"[{self.done:>3}/{self.total}] {time.time() - self.started:6.1f}s  "
+                   f"{trial.trial_id}  {what:<26} {val}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        epochs = last.get("training_iteration", 0)
+        if last.get("error"):
+            what = f"errored: {last['error']}"
+        elif epochs >= self.max_epochs:
+            what = f"completed ({epochs} epochs)"
+        else:
+            what = f"stopped early at epoch {epochs}"
+        self._line(trial, what)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._line(trial, "errored: exception")
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self.retries[trial.trial_id] = self.retries.get(trial.trial_id, 0) + 1
+        self.write(f"       retrying {trial.trial_id} from its last checkpoint "
+                   f"(retry {self.retries[trial.trial_id]})")
+
+
+def _records(exp: Experiment, grid, retries: dict[str, int]) -> list[res.TrialRecord]:
+    records = []
+    for result in grid:
+        metrics = result.metrics or {}
+        trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
+        history: list[float] = []
+        try:
+            df = result.metrics_dataframe
+            if df is not None and exp.metric in df:
+                history = [float(v) for v in df[exp.metric].tolist()]
+        except Exception:  # a trial that died before its first report has no progress file
+            history = []
+        if not history and exp.metric in metrics:
+            history = [float(metrics[exp.metric])]
+        error = ""
+        if result.error is not None:
+            error = type(result.error).__name__
+            cause = getattr(result.error, "cause", None)
+            if cause is not None:
+                error = f"{type(cause).__name__}: {str(cause).splitlines()[0][:120]}"
+        elif metrics.get("error"):
+            error = str(metrics["error"])
+        epochs = int(metrics.get("training_iteration", len(history)) or 0)
+        config = {k: v for k, v in (result.config or {}).items()}
+        records.append(res.TrialRecord(
+            trial_id=trial_id, config=config,
+            status=res.status_of(epochs, exp.budget.max, error), epochs=epochs,
+            history=history, error=error, node=str(metrics.get("hostname", "")),
+            retries=retries.get(trial_id, 0),
+            checkpoint=result.checkpoint.path if result.checkpoint else None))
+    records.sort(key=lambda r: r.trial_id)
+    return records
+
+
+def _test_metrics(exp: Experiment, grid, best: res.TrialRecord | None) -> dict[str, float]:
+    """Score the winner's final checkpoint on the held-out test split, in this process."""
+    if best is None:
+        return {}
+    import trainables
+
+    for result in grid:
+        if (result.metrics or {}).get("trial_id") == best.trial_id and result.checkpoint:
+            with result.checkpoint.as_directory() as directory:
+                out = trainables.evaluate_checkpoint(
+                    registry.get_trainable(exp.trainable), result.config, directory,
+                    split="test")
+            return {k: float(v) for k, v in out.items()}
+    return {}
+
+
+def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
+        write: Callable[[str], None] = print) -> RunOutcome:
+    """Tune ``exp`` on Ray and write trials.csv, best.json, report.md and curves.png."""
+    _check_results_dir(exp, resume)
+    t0 = time.time()
+    _init_ray(address, exp)
+    callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
+    tuner = _build_tuner(exp, resume, callback)
+    write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
+          f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
+    grid = tuner.fit()
+    records = _records(exp, grid, callback.retries)
+    best = res.pick_best(records, exp.mode)
+    test = _test_metrics(exp, grid, best)
+    wall = time.time() - t0
+    params = list(exp.space)
+    method = exp.method or f"{exp.searcher} + {exp.scheduler}"
+    res.write_atomic(f"{exp.path}/trials.csv", res.trials_csv(records, params, exp.metric,
+                                                              exp.mode))
+    if best is not None:
+        res.write_atomic(f"{exp.path}/best.json", res.best_json(
+            best, metric=exp.metric, mode=exp.mode, test=test, params=params))
+    res.write_atomic(f"{exp.path}/report.md", res.report_markdown(
+        name=exp.name, description=exp.description, method=method, trainable=exp.trainable,
+        records=records, ladder=exp.budget, metric=exp.metric, mode=exp.mode, best=best,
+        test=test, params=params, wall_seconds=wall))
+    res.write_atomic(f"{exp.path}/curves.png", res.plot_curves(records, exp.metric, best,
+                                                               exp.budget))
+    write("")
+    write(res.summary_table(records, exp.metric, exp.mode))
+    if best is not None:
+        cfg = {p: best.config[p] for p in params if p in best.config}
+        write(f"\nbest trial {best.trial_id}: validation {exp.metric} {best.last:.4f}"
+              + "".join(f", {k} {v:.4f}" for k, v in test.items()))
+        write(f"best config: {cfg}")
+    write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in {wall:.1f} s")
+    sys.stdout.flush()
+    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall)
+
+
