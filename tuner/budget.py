@@ -50,7 +50,8 @@ class Bracket:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value != int(value):
         raise BudgetError(f"budget.{name}: expected a whole number, got {value!r}")
     if value < 1:
         raise BudgetError(f"budget.{name}: must be >= 1, got {value}")
@@ -72,8 +73,8 @@ class BudgetLadder:
         hi = _positive_int("max", self.max)
         if lo > hi:
             raise BudgetError(f"budget: min must be <= max, got min={lo}, max={hi}")
-        if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)) or self.eta < 2 \
-                or self.eta != int(self.eta):
+        if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)) \
+                or not math.isfinite(self.eta) or self.eta < 2 or self.eta != int(self.eta):
             raise BudgetError(f"budget.eta: expected a whole number >= 2, got {self.eta!r}")
         if self.resource != "epochs":
             raise BudgetError(f"budget.resource: only 'epochs' is supported, got {self.resource!r}")
@@ -91,9 +92,9 @@ class BudgetLadder:
         object.__setattr__(self, "max", hi)
         object.__setattr__(self, "eta", int(self.eta))
         object.__setattr__(self, "data_fraction", fr)
-        if fr and len(fr) > len(self.rung_resources()) + 1:
+        if fr and len(fr) > len(self.rungs()):
             raise BudgetError(f"budget.data_fraction: {len(fr)} entries for "
-                              f"{len(self.rung_resources())} rungs (+ the final stage)")
+                              f"{len(self.rungs())} rungs {[r.resource for r in self.rungs()]}")
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "BudgetLadder":

@@ -124,9 +124,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _methods() -> int:
     from tuner import methods
 
-    for name, entry in methods.METHODS.items():
-        searcher, scheduler, text = entry[0], entry[1], entry[2] if len(entry) > 2 else ""
-        print(f"{name:<16} {searcher + ' + ' + scheduler:<28} {text}")
+    print(methods.describe())
     return 0
 
 

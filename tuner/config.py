@@ -258,8 +258,8 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     scheduler, scheduler_options = _component(raw, "scheduler")
     try:
         searcher, scheduler = registry.resolve(method, searcher, scheduler)
-    except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
+    except (KeyError, ValueError) as exc:  # tuner.methods.MethodError is a ValueError
+        raise ConfigError(str(exc.args[0])) from None
 
     budget_raw = raw.get("budget", {}) or {}
     if not isinstance(budget_raw, dict):
@@ -286,6 +286,11 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     points = raw.get("points_to_evaluate", []) or []
     if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
         raise ConfigError("points_to_evaluate: expected a list of mappings (configs)")
+    from search_spaces import Fixed
+
+    points = [{**{n: d.value for n, d in space.items()
+                  if isinstance(d, Fixed) and space.is_active(n, point)}, **point}
+              for point in points]  # fixed values need not be repeated in each point
     for i, point in enumerate(points):
         try:
             space.validate_config(point)

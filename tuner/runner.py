@@ -27,6 +27,8 @@ _RAY_ENV = {
     "TUNE_GLOBAL_CHECKPOINT_S": "2",        # snapshot period (default "auto" ≥ 10 s)
     "RAY_AIR_NEW_OUTPUT": "1",
     "TUNE_WARN_THRESHOLD_S": "2",
+    # checkpoints every epoch force small state snapshots; Ray warns about each one
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
     "RAY_DEDUP_LOGS": "1",
     "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
@@ -141,6 +143,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
             num_samples=exp.num_samples,
             max_concurrent_trials=slots,
             reuse_actors=True,
+            trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=exp.name,
@@ -156,6 +159,11 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
             verbose=0,
         ),
     )
+
+
+def _trial_dirname(trial) -> str:
+    """``mlp_3f2a1b0c`` instead of Ray's 130-character name built from the config."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
 
 
 class ProgressCallback:
