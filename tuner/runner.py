@@ -132,6 +132,8 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
     scheduler = registry.build_scheduler(
         exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
         space=exp.space, **exp.scheduler_options)
+    from tuner.resume import SchedulerStateCallback
+
     slots = _slots(exp, ray.cluster_resources())
     pausing = exp.scheduler in ("hyperband", "pbt", "median") or "bohb" in (exp.method or "")
     return tune.Tuner(
@@ -155,7 +157,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
                 checkpoint_at_end=True,
             ),
             failure_config=tune.FailureConfig(max_failures=exp.max_failures),
-            callbacks=[callback],
+            callbacks=[callback, SchedulerStateCallback(scheduler)],
             verbose=0,
         ),
     )
@@ -213,6 +215,18 @@ class _ProgressMixin:
         self.retries[trial.trial_id] = self.retries.get(trial.trial_id, 0) + 1
         self.write(f"       retrying {trial.trial_id} from its last checkpoint "
                    f"(retry {self.retries[trial.trial_id]})")
+
+
+def _retries(path: str) -> dict[str, int]:
+    """Retries per trial from Ray's experiment state (survives ``--resume``, unlike a
+    counter in this process)."""
+    try:
+        from ray.tune import ExperimentAnalysis
+
+        return {t.trial_id: int(t.run_metadata.num_failures)
+                for t in ExperimentAnalysis(path).trials}
+    except Exception:  # an unreadable state only costs the retry column
+        return {}
 
 
 def _records(exp: Experiment, grid, retries: dict[str, int]) -> list[res.TrialRecord]:
@@ -276,7 +290,7 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
           f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
     grid = tuner.fit()
-    records = _records(exp, grid, callback.retries)
+    records = _records(exp, grid, _retries(exp.path) or callback.retries)
     best = res.pick_best(records, exp.mode)
     test = _test_metrics(exp, grid, best)
     wall = time.time() - t0
