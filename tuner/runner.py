@@ -25,7 +25,7 @@ __all__ = ["run", "plan_text", "RunOutcome", "ProgressCallback"]
 # Environment Ray reads at import/init time; users may override any of them.
 _RAY_ENV = {
     "TUNE_GLOBAL_CHECKPOINT_S": "2",        # snapshot period (default "auto" ≥ 10 s)
-    "RAY_AIR_NEW_OUTPUT": "1",
+    "RAY_AIR_NEW_OUTPUT": "0",  # legacy reporter: silent at verbose=0 (the new one prints a box)
     "TUNE_WARN_THRESHOLD_S": "2",
     # checkpoints every epoch force small state snapshots; Ray warns about each one
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
@@ -223,7 +223,8 @@ def _retries(path: str) -> dict[str, int]:
     try:
         from ray.tune import ExperimentAnalysis
 
-        return {t.trial_id: int(t.run_metadata.num_failures)
+        # num_failures counts the final failure of an errored trial too; that one is no retry
+        return {t.trial_id: int(t.num_failures) - (1 if t.status == "ERROR" else 0)
                 for t in ExperimentAnalysis(path).trials}
     except Exception:  # an unreadable state only costs the retry column
         return {}
