@@ -131,6 +131,10 @@ def _methods() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "launch" and not args.address:
+        from tuner.runner import local_only_env
+
+        local_only_env()  # before anything imports ray
     if args.command is None:
         parser.print_help()
         return 2

@@ -96,9 +96,22 @@ def _check_results_dir(exp: Experiment, resume: bool) -> None:
         raise ConfigError(f"--resume: no experiment at {exp.path} to continue")
 
 
-def _init_ray(address: str | None, exp: Experiment) -> None:
+def local_only_env() -> None:
+    """Make a local Ray bind every server to 127.0.0.1 instead of the machine's address.
+
+    Ray picks the loopback address as the node IP when clusters are "disabled" (its mode for
+    laptops on macOS/Windows, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), and since
+    ray-project/ray#59852 its servers bind to the node IP rather than 0.0.0.0. Must be set
+    before ``import ray``; ``tuner launch`` without ``--address`` does so first thing.
+    """
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def _init_ray(address: str | None, exp: Experiment | None = None) -> None:
     for key, value in _RAY_ENV.items():
         os.environ.setdefault(key, value)
+    if not address:
+        local_only_env()
     import ray
 
     if ray.is_initialized():
@@ -108,8 +121,8 @@ def _init_ray(address: str | None, exp: Experiment) -> None:
     if address:
         ray.init(address=address, **common)
     else:
-        # a laptop run listens on loopback only; nothing is exposed to the network
-        ray.init(address="local", _node_ip_address="127.0.0.1", **common)
+        # a laptop run listens on loopback only (local_only_env); nothing is exposed
+        ray.init(address="local", **common)
 
 
 def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
