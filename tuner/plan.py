@@ -17,7 +17,7 @@ import numpy as np
 from tuner.budget import BudgetLadder, hyperband_brackets
 from tuner.schedulers import SCHEDULERS, SchedulerError
 
-__all__ = ["plan", "format_plan"]
+__all__ = ["format_plan", "plan"]
 
 
 def _num(x: float) -> int | float:

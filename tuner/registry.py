@@ -13,9 +13,7 @@ from typing import Any
 from search_spaces import SearchSpace
 
 __all__ = ["check_trainable", "get_trainable", "resolve", "check_searcher_space",
-           "build_searcher", "build_scheduler", "DEFAULT_METHOD"]
-
-DEFAULT_METHOD = "asha-tpe"
+           "build_searcher", "build_scheduler"]
 
 
 def _trainables() -> dict:
@@ -57,8 +55,6 @@ def resolve(method: str | None, searcher: str | None, scheduler: str | None) -> 
     """(searcher, scheduler) names from a method and/or explicit names; KeyError if unknown."""
     from tuner import methods
 
-    if method is None and searcher is None and scheduler is None:
-        method = DEFAULT_METHOD
     return methods.resolve(method=method, searcher=searcher, scheduler=scheduler)
 
 

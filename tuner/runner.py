@@ -147,8 +147,13 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
         space=exp.space, **exp.scheduler_options)
     from tuner.resume import SchedulerStateCallback
 
+    from tuner.schedulers import PAUSING_SCHEDULERS, concurrency_hint
+
     slots = _slots(exp, ray.cluster_resources())
-    pausing = exp.scheduler in ("hyperband", "pbt", "median") or "bohb" in (exp.method or "")
+    # paused trials count against max_concurrent_trials: a pausing scheduler needs room for
+    # a whole bracket / population, or its brackets hold only `slots` trials each
+    limit = concurrency_hint(exp.scheduler, exp.budget, slots, exp.num_samples)
+    pausing = exp.scheduler in PAUSING_SCHEDULERS
     return tune.Tuner(
         trainable,
         param_space=exp.trial_config(),
@@ -156,7 +161,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
             search_alg=searcher,
             scheduler=scheduler,
             num_samples=exp.num_samples,
-            max_concurrent_trials=slots,
+            max_concurrent_trials=limit,
             reuse_actors=True,
             trial_dirname_creator=_trial_dirname,
         ),

@@ -1,0 +1,115 @@
+"""Methods are compositions: one registry ``name -> (searcher, scheduler, description)``.
+
+The CLI, the runner and the benchmarks all say ``method: bohb`` and mean the same pair; there
+is no subclass per combination. ``resolve`` turns what a user wrote (a method, and/or an
+explicit searcher/scheduler) into the pair, validated before Ray starts; ``build_searcher``
+builds the searcher, including the multi-fidelity one that needs the budget ladder.
+Searchers other than ours are looked up in ``tuner.searchers.SEARCHERS`` lazily, at call time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces import SearchSpace
+from tuner.budget import BudgetLadder
+from tuner.schedulers import SCHEDULERS
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "METHODS",
+    "MF_SEARCHERS",
+    "MethodError",
+    "build_searcher",
+    "describe",
+    "resolve",
+    "searcher_names",
+]
+
+METHODS: dict[str, tuple[str, str, str]] = {
+    "random": ("random", "fifo", "random search, every trial to the max budget"),
+    "grid": ("grid", "fifo", "every point of a finite grid, to the max budget"),
+    "tpe": ("tpe", "fifo", "hyperopt TPE, every trial to the max budget"),
+    "asha": ("random", "asha", "random search + asynchronous successive halving"),
+    "hyperband": ("random", "hyperband", "random search + synchronous HyperBand (paper brackets)"),
+    "bohb": ("mf-tpe", "hyperband", "BOHB: TPE per rung + synchronous HyperBand"),
+    "asha-tpe": ("mf-tpe", "asha", "TPE per rung + ASHA (asynchronous BOHB)"),
+    "asha-hyperopt": ("tpe", "asha", "Ray's usual wiring: TPE on finished trials + ASHA"),
+    "median": ("random", "median", "random search + median stopping rule"),
+    "pbt": ("random", "pbt", "population based training from a random population"),
+    "bayesopt": ("bayesopt", "fifo", "Gaussian-process Bayesian optimisation, full budget"),
+    "pso": ("pso", "fifo", "particle swarm optimisation, full budget"),
+}
+
+DEFAULT_METHOD = "asha-tpe"  # provisional: the benchmark decides (docs/schedulers.md)
+
+# Searchers that live here because they need the ladder (they learn per rung).
+MF_SEARCHERS = {"mf-tpe": "TPE fitted on the highest rung with enough points (BOHB's model)"}
+
+# A learning searcher next to PBT would be fed results of configs PBT has since changed.
+_PBT_SEARCHERS = frozenset({"random", "grid"})
+
+
+class MethodError(ValueError):
+    """A method/searcher/scheduler name is unknown or the pair does not work together."""
+
+
+def searcher_names() -> list[str]:
+    """Every searcher name available now (ours + ``tuner.searchers.SEARCHERS``)."""
+    from tuner.searchers import SEARCHERS  # lazily: searchers are added by others
+
+    return sorted(set(SEARCHERS) | set(MF_SEARCHERS))
+
+
+def resolve(method: str | None = None, searcher: str | None = None,
+            scheduler: str | None = None) -> tuple[str, str]:
+    """``(searcher_name, scheduler_name)``; an explicit searcher/scheduler overrides the
+    method's part. Nothing given → ``DEFAULT_METHOD``; only one part given → the other
+    defaults to ``random`` / ``fifo``."""
+    if method is not None:
+        if method not in METHODS:
+            raise MethodError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
+        base_searcher, base_scheduler, _ = METHODS[method]
+    elif searcher is None and scheduler is None:
+        base_searcher, base_scheduler, _ = METHODS[DEFAULT_METHOD]
+    else:
+        base_searcher, base_scheduler = "random", "fifo"
+    searcher_name = searcher or base_searcher
+    scheduler_name = scheduler or base_scheduler
+    if scheduler_name not in SCHEDULERS:
+        raise MethodError(f"unknown scheduler {scheduler_name!r}; one of {', '.join(SCHEDULERS)}")
+    available = searcher_names()
+    if searcher_name not in available:
+        raise MethodError(f"unknown or unavailable searcher {searcher_name!r}; one of "
+                          f"{', '.join(available)}")
+    if scheduler_name == "pbt" and searcher_name not in _PBT_SEARCHERS:
+        raise MethodError(f"scheduler pbt mutates configs itself; use searcher random or grid "
+                          f"for its initial population, got {searcher_name!r}")
+    return searcher_name, scheduler_name
+
+
+def build_searcher(searcher_name: str, space: SearchSpace, ladder: BudgetLadder, *,
+                   metric: str, mode: str, seed: int | None = None,
+                   points_to_evaluate: list[dict] | None = None, **options: Any):
+    """The searcher called ``searcher_name``; ``options`` are its constructor knobs."""
+    common = dict(metric=metric, mode=mode, seed=seed, points_to_evaluate=points_to_evaluate)
+    if searcher_name == "mf-tpe":
+        from tuner.mf_searcher import MultiFidelityTPE
+
+        return MultiFidelityTPE(space, ladder, **common, **options)
+    from tuner.searchers import SEARCHERS, make_searcher
+
+    if searcher_name not in SEARCHERS:
+        raise MethodError(f"unknown or unavailable searcher {searcher_name!r}; one of "
+                          f"{', '.join(searcher_names())}")
+    return make_searcher(searcher_name, space, **common, **options)
+
+
+def describe() -> str:
+    """The registry as a plain-text table (``tuner methods``)."""
+    width = max(map(len, METHODS))
+    lines = [f"{'method':<{width}}  {'searcher':<9} {'scheduler':<10} description"]
+    for name, (searcher, scheduler, text) in METHODS.items():
+        mark = " (default)" if name == DEFAULT_METHOD else ""
+        lines.append(f"{name:<{width}}  {searcher:<9} {scheduler:<10} {text}{mark}")
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Schedulers by name, every budget taken from the ``BudgetLadder`` (units: epochs).
+
+``make_scheduler(name, ladder, *, metric, mode, seed, **options)`` is the one entry point the
+runner and the simulated-time benchmark runner use. Each scheduler answers every result with
+CONTINUE / PAUSE / STOP (Ray's ``TrialScheduler`` protocol); what each needs from the
+controller and the trial objects is stated in its module docstring and docs/schedulers.md.
+Unknown options are rejected with the list of valid ones (Ray's ``create_scheduler`` drops
+them silently).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune.schedulers import TrialScheduler
+
+from tuner.budget import BudgetLadder, hyperband_brackets
+from tuner.schedulers.asha import SeededASHA, stable_uniform
+from tuner.schedulers.hyperband import PaperHyperBand
+from tuner.schedulers.pbt import SeededPBT, mutations_from_space
+from tuner.schedulers.simple import LadderFIFO, LadderMedian
+
+__all__ = [
+    "PAUSING_SCHEDULERS",
+    "SCHEDULERS",
+    "LadderFIFO",
+    "LadderMedian",
+    "PaperHyperBand",
+    "SchedulerError",
+    "SeededASHA",
+    "SeededPBT",
+    "concurrency_hint",
+    "make_scheduler",
+    "mutations_from_space",
+    "scheduler_options",
+    "stable_uniform",
+]
+
+SCHEDULERS: dict[str, str] = {
+    "fifo": "run every trial to the ladder's max (no early stopping)",
+    "asha": "asynchronous successive halving, stopping variant, brackets by stable hash",
+    "hyperband": "synchronous HyperBand with the paper's brackets; pauses (needs checkpoints)",
+    "median": "median stopping rule on epochs, grace = ladder min",
+    "pbt": "population based training, mutations from the space (needs checkpoints)",
+}
+
+# Schedulers that PAUSE trials: the trainable must save/load checkpoints to resume.
+PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt"})
+
+
+class SchedulerError(ValueError):
+    """A scheduler name or option is wrong; the message names it and the valid choices."""
+
+
+def _fifo(ladder, *, metric, mode, seed, **options):
+    return LadderFIFO(ladder, metric=metric, mode=mode, **options)
+
+
+def _asha(ladder, *, metric, mode, seed, **options):
+    return SeededASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
+
+
+def _hyperband(ladder, *, metric, mode, seed, **options):
+    return PaperHyperBand(ladder, metric=metric, mode=mode, **options)
+
+
+def _median(ladder, *, metric, mode, seed, **options):
+    return LadderMedian(ladder, metric=metric, mode=mode, **options)
+
+
+def _pbt(ladder, *, metric, mode, seed, space=None, **options):
+    if space is None:
+        raise SchedulerError("scheduler pbt: needs the search space (options: space=...) to "
+                             "derive its mutations")
+    return SeededPBT(ladder, space, metric=metric, mode=mode, seed=seed, **options)
+
+
+_BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], type]] = {
+    "fifo": (_fifo, LadderFIFO),
+    "asha": (_asha, SeededASHA),
+    "hyperband": (_hyperband, PaperHyperBand),
+    "median": (_median, LadderMedian),
+    "pbt": (_pbt, SeededPBT),
+}
+
+# Options every builder accepts and ignores when it has no use for them, so the runner can
+# pass the same keyword set (e.g. the space) whatever the scheduler.
+_COMMON = {"space"}
+
+
+def scheduler_options(name: str) -> list[str]:
+    """The options ``make_scheduler(name, ...)`` accepts beyond ladder/metric/mode/seed."""
+    _, cls = _BUILDERS[name]
+    skip = {"self", "ladder", "space", "metric", "mode", "seed"}
+    names = [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
+    return names + (["space"] if name == "pbt" else [])
+
+
+def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
+                   seed: int | None = 0, **options: Any) -> TrialScheduler:
+    """Build the scheduler called ``name`` over ``ladder`` (all budgets in epochs)."""
+    if name not in _BUILDERS:
+        raise SchedulerError(f"unknown scheduler {name!r}; one of {', '.join(SCHEDULERS)}")
+    if mode not in ("min", "max"):
+        raise SchedulerError(f"scheduler {name}: mode must be 'min' or 'max', got {mode!r}")
+    valid = scheduler_options(name)
+    unknown = sorted(set(options) - set(valid) - _COMMON)
+    if unknown:
+        raise SchedulerError(f"scheduler {name}: unknown option {unknown[0]!r}; valid: "
+                             f"{', '.join(valid) or '(none)'}")
+    if name != "pbt":
+        options.pop("space", None)
+    builder, _ = _BUILDERS[name]
+    try:
+        return builder(ladder, metric=metric, mode=mode, seed=seed, **options)
+    except SchedulerError:
+        raise
+    except ValueError as exc:
+        raise SchedulerError(str(exc)) from exc
+
+
+def concurrency_hint(name: str, ladder: BudgetLadder, slots: int | None,
+                     num_samples: int | None = None) -> int | None:
+    """The ``max_concurrent_trials`` a scheduler needs, given ``slots`` trials can *run*.
+
+    A PAUSED trial still counts as live for Ray's ``ConcurrencyLimiter``. Synchronous
+    HyperBand halves a bracket once every trial *added* to it has reached the milestone, so
+    with a limit of ``slots`` its brackets hold only ``slots`` trials and almost nothing is
+    stopped (measured: 9 trials, limit 2 → 7 reached max instead of 1). It needs room for the
+    largest bracket; PBT for the whole population. Running trials stay bounded by resources.
+    """
+    if name == "hyperband":
+        biggest = max(b.rungs[0][0] for b in hyperband_brackets(ladder.min, ladder.max,
+                                                                 ladder.eta))
+        return max(slots or 1, biggest)
+    if name == "pbt" and num_samples:
+        return max(slots or 1, num_samples)
+    return slots
