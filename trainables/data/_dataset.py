@@ -37,7 +37,9 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"dataset {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+            raise ValueError(
+                f"dataset {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}"
+            )
         for split in ("train", "val", "test"):
             x, y = self.split(split)
             if len(x) != len(y):
@@ -87,9 +89,7 @@ def subset(labels: torch.Tensor, fraction: float, seed: int = 0) -> torch.Tensor
     return torch.from_numpy(np.sort(order[:k]))
 
 
-def stratified_split(
-    y: np.ndarray, fractions: tuple[float, ...], seed: int
-) -> list[np.ndarray]:
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
     """Split indices `0..len(y)-1` into parts of the given fractions, per class, seeded."""
     if abs(sum(fractions) - 1.0) > 1e-9:
         raise ValueError(f"split fractions must sum to 1, got {fractions}")
