@@ -125,11 +125,8 @@ def _init_ray(address: str | None, exp: Experiment | None = None) -> None:
         ray.init(address="local", **common)
 
 
-def _joining(callback) -> bool:
-    return bool(getattr(callback, "address", None))
-
-
-def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
+def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback",
+                 address: str | None = None):
     import ray
     from ray import tune
 
@@ -161,7 +158,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback"):
     if exp.max_concurrent is None:
         callback.write(f"{slots} trial(s) at once from the cluster's current resources"
                        + ("; an autoscaling cluster starts small — set max_concurrent to the "
-                          "size it may grow to" if _joining(callback) else ""))
+                          "size it may grow to" if address else ""))
     return tune.Tuner(
         trainable,
         param_space=exp.trial_config(),
@@ -313,8 +310,7 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     t0 = time.time()
     _init_ray(address, exp)
     callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
-    callback.address = address
-    tuner = _build_tuner(exp, resume, callback)
+    tuner = _build_tuner(exp, resume, callback, address)
     write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
           f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
     grid = tuner.fit()
