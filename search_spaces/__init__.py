@@ -8,6 +8,7 @@ from search_spaces.loader import SPACES_DIR, load_space, space_from_dict, space_
 from search_spaces.space import SearchSpace
 
 __all__ = [
+    "SPACES_DIR",
     "Categorical",
     "Domain",
     "Fixed",
@@ -15,7 +16,6 @@ __all__ = [
     "Int",
     "SearchSpace",
     "SpaceError",
-    "SPACES_DIR",
     "load_space",
     "space_from_dict",
     "space_to_dict",

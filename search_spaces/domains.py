@@ -8,6 +8,7 @@ another (categorical or fixed) parameter: ``Float(0, 0.99, when={"optimizer": "s
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from search_spaces.errors import SpaceError
 
-__all__ = ["Domain", "Float", "Int", "Categorical", "Fixed"]
+__all__ = ["Categorical", "Domain", "Fixed", "Float", "Int"]
 
 
 def _p(name: str) -> str:
@@ -24,11 +25,19 @@ def _p(name: str) -> str:
 
 
 def _number(name: str, what: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise SpaceError(f"{_p(name)}{what} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise SpaceError(f"{_p(name)}{what} must be finite, got {value!r}")
-    return value
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _normalise_when(name: str, when: Any) -> dict[str, tuple]:
@@ -104,6 +113,14 @@ class _Range(Domain):
             if self.log:
                 raise SpaceError(f"{_p(n)}step and log cannot be combined; choose one")
 
+    def _n_steps(self) -> int:
+        """How many whole steps fit between low and high (the last grid point is low + n*step)."""
+        return math.floor((self.high - self.low) / self.step + 1e-9)
+
+    def _on_step(self, value: float) -> bool:
+        k = (value - self.low) / self.step
+        return abs(k - round(k)) <= 1e-6 and round(k) <= self._n_steps()
+
     def _lohi(self) -> tuple[float, float]:
         if self.log:
             return math.log(self.low), math.log(self.high)
@@ -135,20 +152,24 @@ class Float(_Range):
 
     def from_unit(self, u: float) -> float:
         x = self._raw(u)
-        if self.step is not None:
-            x = self.low + round((x - self.low) / self.step) * self.step
+        if self.step is not None:  # nearest grid point, never past the last one below high
+            k = min(self._n_steps(), max(0, round((x - self.low) / self.step)))
+            return self._at(k)
         return float(min(self.high, max(self.low, x)))
 
+    def _at(self, k: int) -> float:
+        """Grid point k, rounded so 0.1 + 2 * 0.1 reads 0.3 in configs and CSVs."""
+        return float(min(self.high, round(self.low + k * self.step, 12)))
+
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        if not _is_real(value) or not self.low <= value <= self.high:
             return False
-        return self.low <= value <= self.high
+        return self.step is None or self._on_step(float(value))
 
     def grid_values(self) -> list:
         if self.step is None:
             return super().grid_values()
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9))
-        return [float(self.low + i * self.step) for i in range(n + 1)]
+        return [self._at(i) for i in range(self._n_steps() + 1)]
 
 
 @dataclass(frozen=True)
@@ -163,23 +184,35 @@ class Int(_Range):
             v = getattr(self, what)
             if v is not None and float(v) != int(v):
                 raise SpaceError(f"{_p(self.name)}int {what} must be a whole number, got {v}")
+            if v is not None:  # 1e3 from YAML arrives as 1000.0; keep ints ints
+                object.__setattr__(self, what, int(v))
+
+    def _widened(self) -> tuple[float, float]:
+        """The real interval mapped onto [0, 1]: half a unit past each end point, so both end
+        points are as likely as the inner integers (in log space for ``log=True``)."""
+        lo, hi = self.low - 0.4999, self.high + 0.4999
+        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
 
     def from_unit(self, u: float) -> int:
-        if self.log:
-            # widen by half a unit so both end points are as likely as the inner integers
-            lo, hi = math.log(self.low - 0.4999), math.log(self.high + 0.4999)
-            x = math.exp(lo + min(1.0, max(0.0, float(u))) * (hi - lo))
-        else:
-            x = self.low - 0.4999 + min(1.0, max(0.0, float(u))) * (self.high - self.low + 0.9998)
+        lo, hi = self._widened()
+        x = lo + min(1.0, max(0.0, float(u))) * (hi - lo)
+        x = math.exp(x) if self.log else x
         step = int(self.step or 1)
-        x = int(self.low) + round((x - self.low) / step) * step
-        return int(min(self.high, max(self.low, x)))
+        k = min((self.high - self.low) // step, max(0, round((x - self.low) / step)))
+        return int(self.low + k * step)
+
+    def to_unit(self, value: Any) -> float:
+        """Inverse of :meth:`from_unit`: ``from_unit(to_unit(v)) == v`` for every v in range."""
+        lo, hi = self._widened()
+        x = math.log(value) if self.log else float(value)
+        return min(1.0, max(0.0, (x - lo) / (hi - lo)))
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            if not (isinstance(value, float) and value.is_integer()):
-                return False
-        return self.low <= value <= self.high
+        if not _is_real(value) or not float(value).is_integer():
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        return self.step is None or (int(value) - self.low) % int(self.step) == 0
 
     def grid_values(self) -> list:
         return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
@@ -209,14 +242,24 @@ class Categorical(Domain):
         return self.choices[int(rng.integers(len(self.choices)))]
 
     def contains(self, value: Any) -> bool:
-        return any(value == c and type(value) is type(c) or repr(value) == repr(c)
-                   for c in self.choices)
+        return self._find(value) is not None
+
+    def _find(self, value: Any) -> int | None:
+        """Index of ``value``: same type and equal first (so False is not 0), then same repr."""
+        value = _plain(value)
+        for i, c in enumerate(self.choices):
+            if type(value) is type(c) and value == c:
+                return i
+        for i, c in enumerate(self.choices):
+            if repr(value) == repr(c):
+                return i
+        return None
 
     def index(self, value: Any) -> int:
-        for i, c in enumerate(self.choices):
-            if value == c or repr(value) == repr(c):
-                return i
-        raise SpaceError(f"{_p(self.name)}{value!r} is not one of {list(self.choices)}")
+        i = self._find(value)
+        if i is None:
+            raise SpaceError(f"{_p(self.name)}{value!r} is not one of {list(self.choices)}")
+        return i
 
     def to_unit(self, value: Any) -> float:
         return (self.index(value) + 0.5) / len(self.choices)

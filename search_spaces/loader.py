@@ -24,7 +24,7 @@ from search_spaces.domains import Categorical, Domain, Fixed, Float, Int
 from search_spaces.errors import SpaceError
 from search_spaces.space import SearchSpace
 
-__all__ = ["load_space", "space_from_dict", "space_to_dict", "SPACES_DIR"]
+__all__ = ["SPACES_DIR", "load_space", "space_from_dict", "space_to_dict"]
 
 SPACES_DIR = Path(__file__).resolve().parent
 
@@ -85,8 +85,11 @@ def _domain(name: str, spec: Any) -> Domain:
     kind = spec.get("type")
     if kind is None:
         raise SpaceError(f"{name}: missing 'type'; one of {', '.join(_KEYS)}")
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:
         raise SpaceError(f"{name}: unknown type {kind!r}; one of {', '.join(_KEYS)}")
+    if kind == "grid" and ("low" in spec or "high" in spec):
+        raise SpaceError(f"{name}: a grid needs a list of 'values'; a range has no grid — use "
+                         "{type: int/float, low, high, step} or list the values")
     unknown = sorted(set(spec) - _KEYS[kind])
     if unknown:
         raise SpaceError(f"{name}: unknown key {unknown[0]!r} for type {kind}; "
@@ -128,8 +131,8 @@ def space_to_dict(space: SearchSpace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, dom in space.items():
         when = {p: (list(v) if len(v) > 1 else v[0]) for p, v in dom.when.items()}
-        if isinstance(dom, Fixed) and not when:
-            out[name] = dom.value
+        if isinstance(dom, Fixed) and not when and not isinstance(dom.value, (list, dict)):
+            out[name] = dom.value  # a bare list or mapping would read back as something else
             continue
         if isinstance(dom, Fixed):
             d: dict[str, Any] = {"type": "fixed", "value": dom.value}

@@ -99,27 +99,35 @@ class SearchSpace(Mapping):
 
     def grid(self) -> list[dict[str, Any]]:
         """Every combination of values, respecting conditions (continuous ranges refused)."""
-        configs: list[dict[str, Any]] = [{}]
-        for name, dom in self._params.items():
-            values = dom.grid_values()
-            nxt = []
-            for cfg in configs:
-                if self.is_active(name, cfg):
-                    nxt.extend({**cfg, name: _plain(v)} for v in values)
-                else:
-                    nxt.append(cfg)
-            configs = nxt
-        # conditional branches can yield duplicates only if values repeat; keep order, drop repeats
-        seen, out = set(), []
-        for cfg in configs:
-            key = repr(sorted(cfg.items()))
-            if key not in seen:
-                seen.add(key)
-                out.append(cfg)
-        return out
+        return list(self.iter_grid())
+
+    def iter_grid(self) -> Iterator[dict[str, Any]]:
+        """The points of :meth:`grid` one at a time, in the same order (last name fastest), so a
+        grid of millions costs no memory; a continuous range is refused before the first one.
+
+        No point repeats: choices are distinct, and an inactive parameter does not branch.
+        """
+        values = {name: [_plain(v) for v in dom.grid_values()] for name, dom in self._params.items()}
+        names = list(self._params)
+
+        def extend(i: int, config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            if i == len(names):
+                yield dict(config)
+                return
+            name = names[i]
+            if not self.is_active(name, config):
+                yield from extend(i + 1, config)
+                return
+            for v in values[name]:
+                config[name] = v
+                yield from extend(i + 1, config)
+            del config[name]
+
+        return extend(0, {})
 
     def grid_size(self) -> int:
-        return len(self.grid())
+        """How many points :meth:`grid` has, counted without building them."""
+        return sum(1 for _ in self.iter_grid())
 
 
 def _plain(value: Any) -> Any:

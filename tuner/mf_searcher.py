@@ -34,7 +34,7 @@ from optuna.trial import TrialState
 
 from search_spaces import Categorical, Fixed, SearchSpace
 from tuner.budget import BudgetLadder, hyperband_brackets
-from tuner.searchers._optuna import _distribution
+from tuner.searchers._optuna import optuna_distribution
 from tuner.searchers.base import SpaceSearcher
 
 __all__ = ["MultiFidelityTPE"]
@@ -80,7 +80,7 @@ class MultiFidelityTPE(SpaceSearcher):
         self.milestones = ladder_milestones(ladder)
         self.rung_data: dict[int, dict[str, tuple[dict, float]]] = {r: {} for r in self.milestones}
         self.proposed_from: dict[str, int | None] = {}  # trial id -> model rung (None: random)
-        self._dists = {n: _distribution(d) for n, d in space.searchable.items()}
+        self._dists = {n: optuna_distribution(d) for n, d in space.searchable.items()}
         self._studies: dict[int, tuple[optuna.Study, int]] = {}  # rung -> (study, n added)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -1,25 +1,47 @@
 """Searchers by name: every one is built from the same ``SearchSpace``.
 
 ``make_searcher(name, space, metric=..., mode=..., seed=..., points_to_evaluate=...)`` is the
-only entry point the runner, the CLI and the benchmarks use.
+only entry point the runner, the CLI and the benchmarks use; ``check_searcher_space(name,
+space)`` tells, before Ray starts, whether that searcher can handle the space.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from search_spaces import SearchSpace
 from tuner.searchers.base import GridSearcher, RandomSearcher, SpaceSearcher
+from tuner.searchers.bayesopt import GPSearcher
+from tuner.searchers.optuna_tpe import OptunaTPESearcher
+from tuner.searchers.pso import PSOSearcher
+from tuner.searchers.tpe import TPESearcher
+from tuner.searchers.validate import check_searcher_space
 
-__all__ = ["SEARCHERS", "make_searcher", "SpaceSearcher", "RandomSearcher", "GridSearcher"]
+__all__ = [
+    "SEARCHERS",
+    "GPSearcher",
+    "GridSearcher",
+    "OptunaTPESearcher",
+    "PSOSearcher",
+    "RandomSearcher",
+    "SpaceSearcher",
+    "TPESearcher",
+    "check_searcher_space",
+    "make_searcher",
+]
 
 SEARCHERS: dict[str, Callable[..., SpaceSearcher]] = {
     "random": RandomSearcher,
     "grid": GridSearcher,
+    "tpe": TPESearcher,
+    "bayesopt": GPSearcher,
+    "optuna-tpe": OptunaTPESearcher,
+    "pso": PSOSearcher,
 }
 
 
-def make_searcher(name: str, space: SearchSpace, **kwargs: Any):
+def make_searcher(name: str, space: SearchSpace, **kwargs: Any) -> SpaceSearcher:
     """Build the searcher called ``name``; ``KeyError`` lists the valid names."""
     if name not in SEARCHERS:
         raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")

@@ -10,6 +10,7 @@ NaN trials into "no observation" — so a subclass only proposes (``_propose``) 
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 from typing import Any
@@ -17,9 +18,32 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from search_spaces import SearchSpace, SpaceError
+from search_spaces import Fixed, SearchSpace, SpaceError
 
-__all__ = ["SpaceSearcher", "RandomSearcher", "GridSearcher"]
+__all__ = ["GridSearcher", "RandomSearcher", "SpaceSearcher", "complete_point"]
+
+
+def complete_point(space: SearchSpace, point: dict) -> dict:
+    """A warm-start point checked against ``space``, with its active fixed values filled in.
+
+    Unknown keys are refused (a typo would otherwise be dropped silently); a missing searchable
+    parameter is refused too, because each searcher needs a full point to learn from.
+    """
+    if not isinstance(point, dict):
+        raise SpaceError(f"points_to_evaluate: each point must be a mapping, got {point!r}")
+    config: dict[str, Any] = {}
+    for name, dom in space.items():
+        if not space.is_active(name, {**config, **point}):
+            continue
+        if isinstance(dom, Fixed) and name not in point:
+            config[name] = dom.value
+        elif name in point:
+            config[name] = point[name]
+    for name, value in point.items():
+        if name not in config:
+            config[name] = value  # unknown or inactive: validate_config names it
+    space.validate_config(config)  # SpaceError names the bad key
+    return config
 
 
 class SpaceSearcher(Searcher):
@@ -34,15 +58,13 @@ class SpaceSearcher(Searcher):
         seed: int | None = None,
         points_to_evaluate: list[dict] | None = None,
     ):
+        if mode not in (None, "min", "max"):  # before Ray's base, which asserts
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         super().__init__(metric=metric, mode=mode)
         self.space = space
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self._pending_points = []
-        for point in points_to_evaluate or []:
-            config = {k: v for k, v in point.items() if k in space}
-            space.validate_config(config)  # SpaceError names the bad key
-            self._pending_points.append(dict(config))
+        self._pending_points = [complete_point(space, p) for p in points_to_evaluate or []]
         self.configs: dict[str, dict] = {}  # trial id -> suggested config
         self.observations: list[tuple[dict, float]] = []  # (config, loss) of finished trials
         self.num_failed = 0
@@ -94,6 +116,15 @@ class SpaceSearcher(Searcher):
             return None
         return -value if self._mode == "max" else value
 
+    def _require_metric(self) -> None:
+        """Model-based searchers learn nothing without a metric; say so instead of going random."""
+        if not self._metric or self._mode not in ("min", "max"):
+            raise RuntimeError(
+                f"{type(self).__name__} needs metric and mode before suggesting; got "
+                f"metric={self._metric!r}, mode={self._mode!r} — pass them to make_searcher "
+                "(Ray forwards tune.TuneConfig's metric/mode only when param_space is non-empty)"
+            )
+
     def _propose(self, trial_id: str) -> dict | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -131,14 +162,29 @@ class GridSearcher(SpaceSearcher):
 
     def __init__(self, space: SearchSpace, **kwargs: Any):
         super().__init__(space, **kwargs)
-        self._grid = space.grid()  # raises SpaceError naming a continuous parameter
-        self._next = 0
+        self._next = 0  # points handed out; the iterator is rebuilt from it after a restore
+        self._points = space.iter_grid()  # raises SpaceError naming a continuous parameter
 
     def _propose(self, trial_id: str) -> dict | str:
-        if self._next >= len(self._grid):
+        config = next(self._points, None)
+        if config is None:
             return Searcher.FINISHED
-        config = self._grid[self._next]
         self._next += 1
-        return dict(config)
+        return config
+
+    # a generator does not pickle (Ray cloudpickles the searcher with the Tuner, and save()
+    # pickles its state): keep the position, rebuild the walk when loaded
+    def get_state(self) -> dict:
+        return {k: v for k, v in super().get_state().items() if k != "_points"}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self._points = itertools.islice(self.space.iter_grid(), self._next, None)
+
+    def __getstate__(self) -> dict:
+        return self.get_state()
+
+    def __setstate__(self, state: dict) -> None:
+        self.set_state(state)
 
 
