@@ -205,14 +205,15 @@ def _actor_spans(experiment_dir: Path) -> dict[int, tuple[float, float]]:
 
 
 def test_fractional_gpu_trials_run_on_the_gpu_node_two_at_a_time(shared_nodes, tmp_path):
-    # 9 epochs: long enough that the second actor starts before the first ran every trial
+    # 27 epochs: long enough, even on a loaded machine, that the second actor starts before the
+    # first (reused) actor has run every trial
     out = _launch(
         shared_nodes,
         tmp_path,
         "gpu",
         "resources.gpus=0.5",
         "num_samples=4",
-        "budget.max=9",
+        "budget.max=27",
         "scheduler=fifo",
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
