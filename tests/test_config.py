@@ -147,3 +147,24 @@ def test_invalid_yaml_names_line(tmp_path):
     bad.write_text("trainable: mlp\nspace: [unclosed\n")
     with pytest.raises(ConfigError, match=r"not valid YAML \(line"):
         load_experiment(bad)
+
+
+def test_set_method_replaces_the_files_searcher_and_scheduler():
+    path = ROOT / "examples" / "digits_mlp.yaml"  # has searcher: tpe, scheduler: asha
+    exp = load_experiment(path, ["method=hyperband"])
+    assert (exp.searcher, exp.scheduler) == ("random", "hyperband")
+    exp = load_experiment(path, ["method=hyperband", "searcher=tpe"])
+    assert (exp.searcher, exp.scheduler) == ("tpe", "hyperband")
+
+
+def test_pbt_never_mutates_keys_that_reshape_the_weights():
+    from trainables import MLPTrainable
+    from tuner.runner import _pbt_params
+
+    exp = parse(method="pbt", searcher=None, scheduler=None)
+    params = _pbt_params(exp, MLPTrainable)
+    assert "hidden" not in params and "depth" not in params  # a clone could not load them
+    assert {"lr", "weight_decay", "dropout", "batch_size"} <= set(params)
+    with pytest.raises(ConfigError, match="nothing to mutate"):
+        _pbt_params(parse(method="pbt", searcher=None, scheduler=None,
+                          space={"hidden": [16, 32], "depth": [1, 2]}), MLPTrainable)

@@ -3,6 +3,7 @@ user models. One `step()` = one epoch. Only `ray.tune` APIs are used (never `ray
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from torch import nn
 
 from trainables.config import TrainConfig
 from trainables.data import Dataset, load_dataset
+from trainables.models import MODELS
 from trainables.models import build_model as build_model_by_name
 from trainables.run import TrainingRun
 
@@ -28,6 +30,10 @@ class TorchTrainable(tune.Trainable):
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
+    # Config keys that change the shapes of the model's weights: a checkpoint cannot be
+    # loaded across a change of these, so PBT must not mutate them (the model trainables fill
+    # this from their config dataclass; a custom model may set it).
+    shape_keys: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def build_model(cls, config: Mapping[str, Any], data: Dataset) -> nn.Module:
@@ -74,9 +80,16 @@ def _assigned_gpus() -> list | None:
     return list(ray.get_gpu_ids())
 
 
+# Model-config fields that leave the weights' shapes alone (PBT may change them mid-run).
+_SHAPE_FREE = {"dropout", "activation", "input_shape", "num_classes"}
+
+
 def _model_trainable(name: str, cls_name: str, doc: str) -> type[TorchTrainable]:
     def build_model(cls, config: Mapping[str, Any], data: Dataset) -> nn.Module:
         return build_model_by_name(name, config, data.input_shape, data.num_classes)
+
+    config_cls = MODELS[name][1]
+    shape_keys = frozenset(f.name for f in dataclasses.fields(config_cls)) - _SHAPE_FREE
 
     return type(
         cls_name,
@@ -85,6 +98,7 @@ def _model_trainable(name: str, cls_name: str, doc: str) -> type[TorchTrainable]
             "__doc__": doc,
             "__module__": __name__,
             "build_model": classmethod(build_model),
+            "shape_keys": shape_keys,
         },
     )
 

@@ -119,6 +119,13 @@ def load_experiment(path: str | Path, overrides: list[str] | None = None,
         raise ConfigError(f"{path}: an experiment file must be a mapping of keys "
                           f"({', '.join(KNOWN_KEYS)})")
     raw = apply_overrides(raw, overrides or [])
+    set_keys = {item.partition("=")[0].split(".")[0].strip() for item in overrides or []}
+    if "method" in set_keys:
+        # `--set method=bohb` means that composition: the file's own searcher/scheduler
+        # would otherwise override its parts; explicit --set searcher/scheduler still win
+        for part in ("searcher", "scheduler"):
+            if part not in set_keys:
+                raw.pop(part, None)
     for key, value in cli.items():
         if value is not None:
             raw[key] = value

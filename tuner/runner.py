@@ -125,6 +125,20 @@ def _init_ray(address: str | None, exp: Experiment | None = None) -> None:
         ray.init(address="local", **common)
 
 
+def _pbt_params(exp: Experiment, trainable_cls: type) -> list[str]:
+    """What PBT may mutate: not the keys that reshape the weights (an exploited trial loads
+    another trial's checkpoint), nor conditional parameters and their parents."""
+    shape = set(getattr(trainable_cls, "shape_keys", ()))
+    parents = {p for dom in exp.space.values() for p in dom.when}
+    params = [n for n, d in exp.space.searchable.items()
+              if n not in shape and not d.when and n not in parents]
+    if not params:
+        raise ConfigError(f"scheduler pbt: nothing to mutate — every searched parameter "
+                          f"({', '.join(exp.space.searchable)}) changes the model's shape "
+                          "or is conditional")
+    return params
+
+
 def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback",
                  address: str | None = None):
     import ray
@@ -143,9 +157,12 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback",
     searcher = registry.build_searcher(
         exp.searcher, exp.space, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
         points_to_evaluate=exp.points_to_evaluate or None, **exp.searcher_options)
+    options = dict(exp.scheduler_options)
+    if exp.scheduler == "pbt" and "params" not in options:
+        options["params"] = _pbt_params(exp, trainable_cls)
     scheduler = registry.build_scheduler(
         exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
-        space=exp.space, **exp.scheduler_options)
+        space=exp.space, **options)
     from tuner.resume import SchedulerStateCallback
 
     from tuner.schedulers import PAUSING_SCHEDULERS, concurrency_hint
