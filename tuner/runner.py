@@ -306,16 +306,16 @@ def _records(exp: Experiment, grid, retries: dict[str, int]) -> list[res.TrialRe
 
 def _test_metrics(exp: Experiment, grid, best: res.TrialRecord | None) -> dict[str, float]:
     """Score the winner's final checkpoint on the held-out test split, in this process."""
-    if best is None:
-        return {}
+    trainable_cls = registry.get_trainable(exp.trainable)
+    if best is None or not hasattr(trainable_cls, "make_run"):
+        return {}  # a plain ray.tune.Trainable has no held-out split we know how to score
     import trainables
 
     for result in grid:
         if (result.metrics or {}).get("trial_id") == best.trial_id and result.checkpoint:
             with result.checkpoint.as_directory() as directory:
-                out = trainables.evaluate_checkpoint(
-                    registry.get_trainable(exp.trainable), result.config, directory,
-                    split="test")
+                out = trainables.evaluate_checkpoint(trainable_cls, result.config, directory,
+                                                     split="test")
             return {k: float(v) for k, v in out.items()}
     return {}
 

@@ -1,0 +1,332 @@
+"""Side-by-side comparison on YAHPO surrogates, YAHPO paper protocol (Pfisterer et al. 2022).
+
+    python -m benchmarks.compare --instances dev --methods random,asha,asha-tpe \
+        --seeds 30 --workers 4 --out benchmarks/results/NAME
+
+Budget per run: ⌈20·r_max + 40·√d·r_max⌉ fidelity units (lcbench: epochs; rbv2/iaml: one unit =
+one fit on all the data). Incumbent: best value reported at any fidelity so far (YAHPO/Syne Tune
+convention); the final regret of the best *full-fidelity* result is recorded too. Normalised
+regret uses the instance's global min/max (``global_statistics``), so absolute values are not
+those of the paper (which normalises by its own runs): compare orderings and ratios.
+
+Outputs in ``--out``: ``runs.csv`` (one row per run), ``curves.csv`` (gzip it before checking
+in; ``replot`` reads either) (regret at 50 budget
+fractions and on a shared simulated-time grid, per run), ``regret.png`` (mean ± 95 % CI),
+``table.md`` and ``README.md`` (the exact command and the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import shlex
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["FRACTIONS", "main", "run_one", "summarise"]
+
+FRACTIONS = np.round(np.linspace(0.02, 1.0, 50), 4)
+TIME_POINTS = 60  # log-spaced simulated-time grid per instance
+
+
+def _instances(spec: str) -> list[str]:
+    from benchmarks import yahpo
+
+    out: list[str] = []
+    for item in spec.split(","):
+        item = item.strip()
+        if item == "dev":
+            out.extend(yahpo.DEV_INSTANCES)
+        elif item.endswith(("/*", ":all")):
+            sc = item.split("/")[0].split(":")[0]
+            out.extend(f"{sc}/{i}" for i in yahpo.instances(sc))
+        elif item:
+            out.append(item)
+    return list(dict.fromkeys(out))
+
+
+def best_so_far(values: np.ndarray, mode: str) -> np.ndarray:
+    return np.maximum.accumulate(values) if mode == "max" else np.minimum.accumulate(values)
+
+
+def run_one(instance: str, method: str, seed: int, workers: int, budget_scale: float = 1.0):
+    """One run → (row dict, regret at FRACTIONS, (clock, regret-after-each-result) arrays)."""
+    warnings.filterwarnings("ignore")
+    from benchmarks import peers, simulator, yahpo
+
+    bench = yahpo.load(instance)
+    budget = bench.budget() * budget_scale
+    setup = peers.build(method, bench, seed=seed, workers=workers)
+    t0 = time.perf_counter()
+    traj = simulator.simulate(setup.task, setup.searcher, setup.scheduler, workers=workers,
+                              budget=budget, **setup.wiring)
+    wall = time.perf_counter() - t0
+    a = traj.arrays()
+    spent, clock, value = a["spent"], a["clock"], a["value"]
+    inc = best_so_far(value, bench.mode)
+    regret = np.array([bench.regret(v) for v in inc]) if len(inc) else np.ones(1)
+    idx = np.searchsorted(spent, FRACTIONS * budget, side="right") - 1
+    at_frac = np.where(idx >= 0, regret[np.clip(idx, 0, None)], 1.0)
+    full = value[a["level"] == setup.task.levels[-1]]
+    full_best = (full.max() if bench.mode == "max" else full.min()) if len(full) else math.nan
+    row = {
+        "instance": instance, "method": method, "seed": seed, "workers": workers,
+        "budget": budget, "spent": float(spent[-1]) if len(spent) else 0.0,
+        "trials": traj.num_trials, "results": len(value),
+        "regret_25": float(at_frac[np.searchsorted(FRACTIONS, 0.25)]),
+        "regret_50": float(at_frac[np.searchsorted(FRACTIONS, 0.5)]),
+        "regret_100": float(at_frac[-1]),
+        "regret_full_fidelity": bench.regret(full_best) if not math.isnan(full_best) else 1.0,
+        "sim_seconds": float(clock[-1]) if len(clock) else 0.0,
+        "decision_ms_per_result": 1e3 * traj.decision_seconds / max(1, traj.num_decisions),
+        "wall_seconds": wall,
+    }
+    return row, at_frac, (clock, regret)
+
+
+def _job(args):
+    return args, run_one(*args)
+
+
+def _time_curves(runs: dict, instances: list[str]):
+    """Per instance: log grid over simulated time, regret per run on it."""
+    grids, curves = {}, {}
+    for inst in instances:
+        clocks = [c for (i, _, _), (c, _) in runs.items() if i == inst and len(c)]
+        lo = max(1e-3, min(c[0] for c in clocks))
+        hi = max(c[-1] for c in clocks)
+        grid = np.geomspace(lo, hi, TIME_POINTS)
+        grids[inst] = grid
+        for key, (c, r) in runs.items():
+            if key[0] != inst:
+                continue
+            j = np.searchsorted(c, grid, side="right") - 1
+            # after a run ends (budget spent) its regret stays at its final value
+            curves[key] = np.where(j >= 0, r[np.clip(j, 0, None)], 1.0)
+    return grids, curves
+
+
+def speedups(grids, curves, methods, instances, baseline="random") -> dict[str, list[float]]:
+    """Time the baseline needs to reach its final mean regret ÷ time the method needs."""
+    out: dict[str, list[float]] = {m: [] for m in methods}
+    for inst in instances:
+        grid = grids[inst]
+        mean = {m: np.mean([v for (i, mm, _), v in curves.items() if i == inst and mm == m],
+                           axis=0) for m in methods}
+        if baseline not in mean:
+            continue
+        target = mean[baseline][-1]
+        t_base = grid[np.argmax(mean[baseline] <= target + 1e-12)]
+        for m in methods:
+            hit = np.nonzero(mean[m] <= target + 1e-12)[0]
+            # never reached: the method's whole run is a lower bound on its time (speed-up ≤)
+            t_m = grid[hit[0]] if len(hit) else grid[-1]
+            out[m].append(t_base / t_m if len(hit) else min(1.0, t_base / t_m))
+    return out
+
+
+def summarise(rows: list[dict], fracs: dict, grids, curves, methods, instances) -> str:
+    """Markdown table: mean regret at 25/50/100 %, mean rank, speed-up vs random."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    df["rank"] = df.groupby(["instance", "seed"])["regret_100"].rank(method="average")
+    sp = speedups(grids, curves, methods, instances) if "random" in methods else {}
+    lines = [("| method | regret 25 % | regret 50 % | regret 100 % | full-fid. 100 % | "
+             "mean rank | speed-up vs random (geo-mean; median) |"),
+             "|---|---|---|---|---|---|---|"]
+    agg = df.groupby("method").agg(r25=("regret_25", "mean"), r50=("regret_50", "mean"),
+                                   r100=("regret_100", "mean"),
+                                   rf=("regret_full_fidelity", "mean"), rank=("rank", "mean"))
+    for m in sorted(methods, key=lambda m: agg.loc[m, "rank"]):
+        s = sp.get(m, [])
+        sp_txt = (f"{math.exp(np.mean(np.log(s))):.2f}× ; {np.median(s):.2f}×" if s else "—")
+        a = agg.loc[m]
+        lines.append(f"| {m} | {a.r25:.4f} | {a.r50:.4f} | {a.r100:.4f} | {a.rf:.4f} | "
+                     f"{a['rank']:.2f} | {sp_txt} |")
+    per = df.pivot_table(index="instance", columns="method", values="regret_100", aggfunc="mean")
+    lines += ["", "Mean normalised regret at 100 % budget per instance:", "",
+              "| instance | " + " | ".join(per.columns) + " |",
+              "|---|" + "---|" * len(per.columns)]
+    for inst, r in per.iterrows():
+        lines.append(f"| {inst} | " + " | ".join(f"{v:.4f}" for v in r.values) + " |")
+    return "\n".join(lines)
+
+
+def plot(fracs, grids, curves, methods, instances, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(instances) + 1
+    cols = min(4, n)
+    rows_ = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.2 * cols, 3.3 * rows_), squeeze=False)
+    for ax, inst in zip(axes.flat, instances + ["mean over instances"]):
+        for m in methods:
+            if inst == "mean over instances":
+                ys = np.array([np.mean([v for (i, mm, s), v in fracs.items()
+                                        if i == ii and mm == m], axis=0) for ii in instances])
+            else:
+                ys = np.array([v for (i, mm, _), v in fracs.items() if i == inst and mm == m])
+            mu = ys.mean(axis=0)
+            ci = 1.96 * ys.std(axis=0, ddof=1) / math.sqrt(len(ys)) if len(ys) > 1 else 0 * mu
+            ax.plot(FRACTIONS, mu, label=m)
+            ax.fill_between(FRACTIONS, np.maximum(mu - ci, 1e-6), mu + ci, alpha=0.15)
+        ax.set_yscale("symlog", linthresh=1e-3)  # regret can dip below 0: see docs
+        ax.set_title(inst, fontsize=9)
+        ax.set_xlabel("fraction of budget")
+        ax.set_ylabel("normalised regret")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.2 * cols, 3.3 * rows_), squeeze=False)
+    for ax, inst in zip(axes.flat, instances):
+        for m in methods:
+            ys = np.array([v for (i, mm, _), v in curves.items() if i == inst and mm == m])
+            mu = ys.mean(axis=0)
+            ci = 1.96 * ys.std(axis=0, ddof=1) / math.sqrt(len(ys)) if len(ys) > 1 else 0 * mu
+            ax.plot(grids[inst], mu, label=m)
+            ax.fill_between(grids[inst], np.maximum(mu - ci, 1e-6), mu + ci, alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_title(inst, fontsize=9)
+        ax.set_xlabel("simulated wall-clock seconds")
+    for ax in list(axes.flat)[len(instances):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path.with_name("regret_vs_time.png"), dpi=110)
+    plt.close(fig)
+
+
+def replot(out: Path) -> None:
+    """Redraw both figures from ``curves.csv`` (e.g. after a plotting change)."""
+    import pandas as pd
+
+    path = out / "curves.csv"
+    df = pd.read_csv(path if path.exists() else out / "curves.csv.gz")
+    fracs, curves, grids = {}, {}, {}
+    for (i, m, s, axis), g in df.groupby(["instance", "method", "seed", "axis"], sort=False):
+        if axis == "budget_fraction":
+            fracs[(i, m, s)] = g["regret"].to_numpy()
+        else:
+            curves[(i, m, s)] = g["regret"].to_numpy()
+            grids[i] = g["x"].to_numpy()
+    instances = list(dict.fromkeys(k[0] for k in fracs))
+    methods = list(dict.fromkeys(k[1] for k in fracs))
+    plot(fracs, grids, curves, methods, instances, out / "regret.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split(
+        "\n")[0])
+    p.add_argument("--instances", default="dev",
+                   help="comma list of scenario/instance, 'dev' (9 YAHPO-SO), 'lcbench/*'")
+    p.add_argument("--methods", default="random,ray-asha,optuna-tpe,asha,asha-tpe")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--jobs", type=int, default=1, help="processes")
+    p.add_argument("--budget-scale", type=float, default=1.0, help="fraction of the budget")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after this long, keeping only complete seeds (seed-major order)")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    from benchmarks import peers
+
+    instances = _instances(args.instances)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in peers.ALL_METHODS]
+    if unknown:
+        print(f"compare: unknown method {unknown[0]!r}; one of {', '.join(peers.ALL_METHODS)}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # seed-major, so an interrupted run (Ctrl-C) still has every instance x method per seed
+    jobs = [(i, m, s, args.workers, args.budget_scale)
+            for s in range(args.seeds) for i in instances for m in methods]
+    rows, fracs, runs = [], {}, {}
+    t0 = time.perf_counter()
+    pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+    results = (f.result() for f in [pool.submit(_job, j) for j in jobs]) if pool \
+        else map(_job, jobs)
+    deadline = t0 + 60 * args.max_minutes if args.max_minutes else None
+    seeds_done = args.seeds
+    with open(out / "runs.csv", "w", newline="") as f:
+        writer = None
+        try:
+            for k, (job, (row, frac, run)) in enumerate(results, 1):
+                key = job[:3]
+                rows.append(row)
+                fracs[key], runs[key] = frac, run
+                if writer is None:
+                    writer = csv.DictWriter(f, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow(row)
+                f.flush()
+                if k % 20 == 0 or k == len(jobs):
+                    print(f"[{k}/{len(jobs)}] {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+                if deadline and time.perf_counter() > deadline and k < len(jobs):
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            seeds_done = len(rows) // (len(instances) * len(methods))
+            print(f"stopped early: keeping the {seeds_done} complete seeds", file=sys.stderr)
+            if pool:
+                procs = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.terminate()  # our own workers, by handle
+            keep = {(i, m, s) for i in instances for m in methods for s in range(seeds_done)}
+            rows = [r for r in rows if (r["instance"], r["method"], r["seed"]) in keep]
+            fracs = {k: v for k, v in fracs.items() if k in keep}
+            runs = {k: v for k, v in runs.items() if k in keep}
+        if seeds_done < args.seeds:  # rewrite runs.csv with the complete seeds only
+            f.seek(0)
+            f.truncate()
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["instance"])
+            writer.writeheader()
+            writer.writerows(rows)
+    if not rows:
+        print("compare: no complete seed within --max-minutes", file=sys.stderr)
+        return 1
+    grids, curves = _time_curves(runs, instances)
+    with open(out / "curves.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["instance", "method", "seed", "axis", "x", "regret"])
+        for (i, m, s), v in fracs.items():
+            w.writerows([i, m, s, "budget_fraction", x, f"{y:.6g}"] for x, y in zip(FRACTIONS, v))
+        for (i, m, s), v in curves.items():
+            w.writerows([i, m, s, "sim_seconds", f"{x:.6g}", f"{y:.6g}"]
+                        for x, y in zip(grids[i], v))
+    table = summarise(rows, fracs, grids, curves, methods, instances)
+    (out / "table.md").write_text(table + "\n")
+    plot(fracs, grids, curves, methods, instances, out / "regret.png")
+    command = "python -m benchmarks.compare " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    (out / "README.md").write_text(
+        f"# {out.name}\n\nCommand (from the repository root):\n\n    {command}\n\n"
+        f"{len(instances)} instances × {len(methods)} methods × {seeds_done} seeds "
+        f"(asked: {args.seeds}), "
+        f"{args.workers} simulated workers, budget ×{args.budget_scale} of the YAHPO budget; "
+        f"{time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPU cores.\n\n"
+        f"Instances: {', '.join(instances)}\n\n{table}\n\n"
+        "Files: runs.csv (one row per run), curves.csv, regret.png (vs budget fraction), "
+        "regret_vs_time.png (vs simulated wall-clock). See docs/benchmarks.md.\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,291 @@
+"""Methods compared in one harness: ours by name, Ray Tune out of the box, Optuna, random.
+
+Every method becomes a (Ray ``Searcher``, Ray ``TrialScheduler``) pair plus the wiring Ray would
+use for it (pending-trial limit, concurrency limit), so the simulated-time runner treats them
+all alike and each is charged the same budget on the same clock:
+
+* ``random`` — our ``RandomSearcher``, every trial to full fidelity.
+* ours — ``tuner.methods.resolve(method=…)`` → searcher + scheduler names, built exactly as
+  ``tuner launch`` builds them (``max_concurrent_trials`` = workers → ``ConcurrencyLimiter``).
+* ``ray-asha`` — Ray's ``BasicVariantGenerator`` sampling (independent draws from Ray domains)
+  + Ray's ``ASHAScheduler`` with its defaults (grace 1, η=4); 200 pending trials, no limiter.
+* ``ray-hyperopt-asha`` — Ray's ``HyperOptSearch`` + ``ASHAScheduler`` as Ray wires them: the
+  searcher learns only from completed (incl. early-stopped) trials (ray-project/ray#6056).
+* ``optuna-tpe`` / ``optuna-tpe-hyperband`` / ``optuna-tpe-median`` — Optuna ask/tell on the same
+  clock: ``TPESampler(multivariate=True)`` at full fidelity, or with ``HyperbandPruner`` /
+  ``MedianPruner`` deciding at every report.
+
+Conditional spaces are given to the Ray peers flat (every parameter, inactive ones dropped at
+evaluation), as a Ray user would write them; Optuna asks conditionals define-by-run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from benchmarks.simulator import SimTask
+from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
+from tuner.budget import BudgetLadder
+
+__all__ = ["ALL_METHODS", "OURS", "PEERS", "Setup", "build", "default_ladder"]
+
+PEERS = ("random", "ray-asha", "ray-hyperopt-asha", "optuna-tpe", "optuna-tpe-hyperband",
+         "optuna-tpe-median")
+OURS = ("asha", "hyperband", "bohb", "asha-tpe", "asha-hyperopt", "median", "tpe", "bayesopt",
+        "pso")
+ALL_METHODS = PEERS + OURS
+
+# Until tuner.methods exists: the compositions its registry defines (STYLE: methods as data).
+_FALLBACK = {"asha": ("random", "asha"), "hyperband": ("random", "hyperband"),
+             "bohb": ("tpe", "hyperband"), "asha-tpe": ("tpe", "asha"),
+             "tpe": ("tpe", "fifo"), "bayesopt": ("bayesopt", "fifo"), "pso": ("pso", "fifo"),
+             "median": ("random", "median")}
+
+
+@dataclass
+class Setup:
+    """One method on one benchmark, ready for ``simulate(task, searcher, scheduler, **wiring)``."""
+
+    task: SimTask
+    searcher: Searcher
+    scheduler: TrialScheduler
+    wiring: dict
+
+
+def default_ladder(bench, eta: int = 3) -> BudgetLadder:
+    """lcbench: epochs 3..52 (epoch 1 ranks configs no better than chance — data README);
+    rbv2/iaml: 27 steps of trainsize, rungs 1/27, 3/27, 9/27, 1 of the data."""
+    if bench.multi_epoch:
+        return BudgetLadder(min=3, max=int(bench.fidelity_max), eta=eta)
+    rungs = BudgetLadder(min=1, max=27, eta=eta).rung_resources()
+    return BudgetLadder(min=1, max=27, eta=eta,
+                        data_fraction=tuple(max(bench.fidelity_min, r / 27) for r in rungs))
+
+
+def _ours(name: str) -> tuple[str, str]:
+    try:
+        from tuner import methods
+    except ImportError:
+        return _FALLBACK[name]
+    return methods.resolve(method=name)
+
+
+def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
+    from tuner.schedulers import make_scheduler
+
+    searcher_name, scheduler_name = _ours(name)
+    ladder = default_ladder(bench)
+    kw = {"metric": bench.metric, "mode": bench.mode, "seed": seed}
+    try:
+        from tuner import methods
+
+        searcher = methods.build_searcher(searcher_name, bench.space, ladder,
+                                          points_to_evaluate=None, **kw)
+    except ImportError:
+        from tuner.searchers import make_searcher
+
+        searcher = make_searcher(searcher_name, bench.space, **kw)
+    opts = {"space": bench.space} if scheduler_name == "pbt" else {}
+    scheduler = make_scheduler(scheduler_name, ladder, **kw, **opts)
+    task = SimTask(bench, ladder, multi_fidelity=scheduler_name != "fifo")
+    # tuner launch: max_concurrent_trials = concurrency_hint(...) → ConcurrencyLimiter, and
+    # Ray then keeps that many trials pending
+    try:
+        from tuner.schedulers import concurrency_hint
+
+        limit = concurrency_hint(scheduler_name, ladder, workers, None)
+    except ImportError:
+        limit = workers
+    return Setup(task, searcher, scheduler, {"max_concurrent": limit, "max_pending": limit})
+
+
+# Ray Tune out of the box -----------------------------------------------------------------------
+def ray_space(space: SearchSpace) -> dict:
+    """Our space as Ray Tune domains, flat; Ray's int upper bounds are exclusive (hence +1)."""
+    from ray import tune
+
+    out = {}
+    for name, d in space.searchable.items():
+        if isinstance(d, Float):
+            out[name] = (tune.loguniform if d.log else tune.uniform)(d.low, d.high)
+        elif isinstance(d, Int):
+            out[name] = (tune.lograndint if d.log else tune.randint)(int(d.low), int(d.high) + 1)
+        elif isinstance(d, Categorical):
+            out[name] = tune.choice(list(d.choices))
+        elif not isinstance(d, Fixed):
+            raise TypeError(f"{name}: no Ray domain for {d.kind}")
+    return out
+
+
+class RayVariantSearcher(Searcher):
+    """``BasicVariantGenerator``'s sampling as a ``Searcher``: each domain drawn independently."""
+
+    def __init__(self, space: SearchSpace, *, metric: str, mode: str, seed: int):
+        super().__init__(metric=metric, mode=mode)
+        self.domains = ray_space(space)
+        self.rng = np.random.default_rng(seed)
+
+    def suggest(self, trial_id: str) -> dict:
+        return {k: _py(d.sample(random_state=self.rng)) for k, d in self.domains.items()}
+
+    def on_trial_complete(self, trial_id, result=None, error=False) -> None:
+        pass
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _ray_asha(ladder: BudgetLadder, bench) -> TrialScheduler:
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="training_iteration", metric=bench.metric, mode=bench.mode,
+                         max_t=ladder.max)  # grace_period=1, reduction_factor=4: Ray defaults
+
+
+def _ray_ladder(bench) -> BudgetLadder:
+    """The rungs Ray's default ASHA uses (grace 1, η=4): rbv2 evaluates exactly there."""
+    if bench.multi_epoch:
+        return BudgetLadder(min=1, max=int(bench.fidelity_max), eta=4)
+    rungs = BudgetLadder(min=1, max=27, eta=4).rung_resources()
+    return BudgetLadder(min=1, max=27, eta=4,
+                        data_fraction=tuple(max(bench.fidelity_min, r / 27) for r in rungs))
+
+
+def _build_ray(name: str, bench, seed: int, workers: int) -> Setup:
+    ladder = _ray_ladder(bench)
+    task = SimTask(bench, ladder, multi_fidelity=True)
+    if name == "ray-asha":
+        searcher = RayVariantSearcher(bench.space, metric=bench.metric, mode=bench.mode,
+                                      seed=seed)
+        wiring = {"max_concurrent": None, "max_pending": 200}
+    else:
+        from ray.tune.search.hyperopt import HyperOptSearch
+
+        searcher = HyperOptSearch(ray_space(bench.space), metric=bench.metric, mode=bench.mode,
+                                  random_state_seed=seed)
+        wiring = {"max_concurrent": None, "max_pending": 1}  # custom searcher, no limiter
+    return Setup(task, searcher, _ray_asha(ladder, bench), wiring)
+
+
+# Optuna ask/tell -------------------------------------------------------------------------------
+class _OptunaShared:
+    def __init__(self, space: SearchSpace, study):
+        self.space, self.study = space, study
+        self.trials: dict[str, Any] = {}
+        self.pruned: set[str] = set()
+
+
+class OptunaAskSearcher(Searcher):
+    """``study.ask()`` per trial, conditionals define-by-run; ``tell`` on completion."""
+
+    def __init__(self, shared: _OptunaShared, metric: str, mode: str):
+        super().__init__(metric=metric, mode=mode)
+        self.s = shared
+
+    def suggest(self, trial_id: str) -> dict:
+        trial = self.s.study.ask()
+        self.s.trials[trial_id] = trial
+        config: dict = {}
+        for name, d in self.s.space.items():
+            if not self.s.space.is_active(name, config):
+                continue
+            if isinstance(d, Float):
+                config[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+            elif isinstance(d, Int):
+                config[name] = trial.suggest_int(name, int(d.low), int(d.high), log=d.log)
+            elif isinstance(d, Categorical):
+                config[name] = trial.suggest_categorical(name, list(d.choices))
+            else:
+                config[name] = d.value
+        return config
+
+    def on_trial_complete(self, trial_id, result=None, error=False) -> None:
+        import optuna
+
+        trial = self.s.trials.pop(trial_id, None)
+        if trial is None:
+            return
+        if trial_id in self.s.pruned:
+            self.s.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif error or not result or self.metric not in result:
+            self.s.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.s.study.tell(trial, float(result[self.metric]))
+
+
+class OptunaPruningScheduler(FIFOScheduler):
+    """``trial.report(value, step)`` then ``should_prune()`` → STOP; STOP at the ladder's max."""
+
+    def __init__(self, shared: _OptunaShared, max_t: int, metric: str):
+        super().__init__()
+        self.s, self.max_t, self.metric_name = shared, max_t, metric
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        ot = self.s.trials.get(trial.trial_id)
+        step = int(result["training_iteration"])
+        if ot is not None:
+            ot.report(float(result[self.metric_name]), step)
+            if step < self.max_t and ot.should_prune():
+                self.s.pruned.add(trial.trial_id)
+                return TrialScheduler.STOP
+        return TrialScheduler.STOP if step >= self.max_t else TrialScheduler.CONTINUE
+
+
+def _build_optuna(name: str, bench, seed: int, workers: int) -> Setup:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ladder = default_ladder(bench)
+    pruner: Any = optuna.pruners.NopPruner()
+    if name == "optuna-tpe-hyperband":
+        pruner = optuna.pruners.HyperbandPruner(min_resource=ladder.min, max_resource=ladder.max,
+                                                reduction_factor=3)
+    elif name == "optuna-tpe-median":
+        pruner = optuna.pruners.MedianPruner(n_warmup_steps=ladder.min)
+    sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
+    study = optuna.create_study(direction="maximize" if bench.mode == "max" else "minimize",
+                                sampler=sampler, pruner=pruner)
+    shared = _OptunaShared(bench.space, study)
+    task = SimTask(bench, ladder, multi_fidelity=name != "optuna-tpe")
+    return Setup(task, OptunaAskSearcher(shared, bench.metric, bench.mode),
+                 OptunaPruningScheduler(shared, ladder.max, bench.metric),
+                 {"max_concurrent": None, "max_pending": 1})
+
+
+def _build_random(name: str, bench, seed: int, workers: int) -> Setup:
+    from tuner.schedulers import make_scheduler
+    from tuner.searchers import make_searcher
+
+    ladder = default_ladder(bench)
+    kw = {"metric": bench.metric, "mode": bench.mode, "seed": seed}
+    return Setup(SimTask(bench, ladder, multi_fidelity=False),
+                 make_searcher("random", bench.space, **kw),
+                 make_scheduler("fifo", ladder, **kw), {"max_concurrent": workers})
+
+
+def build(name: str, bench, *, seed: int, workers: int) -> Setup:
+    """The ``Setup`` for method ``name`` on benchmark ``bench``; ``KeyError`` lists names."""
+    if name == "random":
+        return _build_random(name, bench, seed, workers)
+    if name.startswith("ray-"):
+        if name not in PEERS:
+            raise KeyError(f"unknown Ray peer {name!r}; one of ray-asha, ray-hyperopt-asha")
+        return _build_ray(name, bench, seed, workers)
+    if name.startswith("optuna-tpe"):
+        if name not in PEERS:
+            raise KeyError(f"unknown Optuna peer {name!r}")
+        return _build_optuna(name, bench, seed, workers)
+    try:
+        return _build_ours(name, bench, seed, workers)
+    except (KeyError, ValueError) as exc:
+        if not isinstance(exc, KeyError) and "unknown method" not in str(exc):
+            raise
+        raise KeyError(f"unknown method {name!r}: peers {', '.join(PEERS)}; ours: "
+                       f"{', '.join(OURS)} ({exc})") from None
+
