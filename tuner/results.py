@@ -14,7 +14,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.budget import BudgetLadder
@@ -248,6 +248,3 @@ def plot_curves(records: list[TrialRecord], metric: str, best: TrialRecord | Non
     plt.close(fig)
     return buf.getvalue()
 
-
-def records_to_json(records: list[TrialRecord]) -> str:
-    return json.dumps([asdict(r) for r in records], default=str)
