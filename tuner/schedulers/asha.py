@@ -13,6 +13,9 @@ recorded there so far. Three things are changed here, nothing else:
   milestones are set from :meth:`BudgetLadder.rung_resources` so the plan and the run agree.
 * **Diverged trials stop.** A NaN/inf metric compares false against any cutoff, so Ray lets it
   continue and records NaN at the rung; here it is stopped and recorded nowhere.
+* **Cutoffs from sorted rungs.** Ray recomputes ``np.nanpercentile`` over every value recorded
+  at a rung for each decision (5 ms with 100,000 values); each rung here also keeps its values
+  sorted (one ``bisect.insort`` per result) and reads the same percentile off by index.
 
 Ties continue (Ray's rule is ``value < cutoff`` → STOP). The first trial at an empty rung
 continues. A trial is judged at most once per rung. What it needs from the controller: nothing
@@ -21,6 +24,7 @@ continues. A trial is judged at most once per rung. What it needs from the contr
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -28,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+from ray.tune.schedulers.async_hyperband import _Bracket
 
 from tuner.budget import BudgetLadder
 
@@ -38,6 +43,58 @@ def stable_uniform(seed: int | None, index: int) -> float:
     """A number in [0, 1) fixed by ``(seed, index)`` — the same on every machine and run."""
     digest = hashlib.sha256(f"{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+class _SortedRung(dict):
+    """``trial_id -> value`` (what Ray's bracket records) that also keeps the values sorted."""
+
+    def __init__(self, items: Any = ()):
+        super().__init__()
+        self.sorted: list[float] = []
+        for key, value in dict(items).items():
+            self[key] = value
+
+    def __setitem__(self, key: str, value: float) -> None:
+        if key in self:
+            self.sorted.pop(bisect.bisect_left(self.sorted, self[key]))
+        super().__setitem__(key, value)
+        bisect.insort(self.sorted, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # dict.update bypasses __setitem__
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self.sorted.pop(bisect.bisect_left(self.sorted, self[key]))
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self:
+            return super().pop(key, *default)
+        value = self[key]
+        del self[key]
+        return value
+
+    def __reduce__(self):  # pickle by content (dict subclasses otherwise skip __init__)
+        return (_SortedRung, (dict(self),))
+
+
+class _SortedBracket(_Bracket):
+    """Ray's bracket; the cutoff is read off the rung's sorted values."""
+
+    def cutoff(self, recorded: dict) -> float | None:
+        if not isinstance(recorded, _SortedRung):
+            return super().cutoff(recorded)
+        values = recorded.sorted
+        if not values:
+            return None
+        # numpy's default ("linear") percentile, computed the way numpy's _lerp does
+        position = (1 - 1 / self.rf) * (len(values) - 1)
+        lo = int(math.floor(position))
+        hi = min(lo + 1, len(values) - 1)
+        t = position - lo
+        a, b = values[lo], values[hi]
+        return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def _finite(value: Any) -> bool:
@@ -74,7 +131,8 @@ class SeededASHA(AsyncHyperBandScheduler):
         self.seed = seed
         self._num_added = 0
         for s, bracket in enumerate(self._brackets):
-            bracket._rungs = [(r, {}) for r in reversed(rungs[s:])]
+            bracket.__class__ = _SortedBracket
+            bracket._rungs = [(r, _SortedRung()) for r in reversed(rungs[s:])]
 
     # Decisions ----------------------------------------------------------------------------
     def _bracket_index(self, index: int) -> int:
@@ -147,7 +205,7 @@ class SeededASHA(AsyncHyperBandScheduler):
         if self._metric is None and state.get("metric"):  # else keep what construction gave
             self.set_search_properties(state["metric"], state["mode"])
         for bracket, rungs in zip(self._brackets, state["rungs"]):
-            bracket._rungs = [(int(m), dict(rec)) for m, rec in rungs]
+            bracket._rungs = [(int(m), _SortedRung(rec)) for m, rec in rungs]
         self._trial_info = {tid: self._brackets[i] for tid, i in state["trial_bracket"].items()}
 
     def save(self, checkpoint_path: str) -> None:
