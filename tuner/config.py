@@ -83,7 +83,6 @@ class Experiment:
     max_failures: int = 2
     checkpoint_every: int = 1
     description: str = ""
-    source: dict = field(default_factory=dict)  # the raw dict after overrides, for the report
 
     @property
     def path(self) -> str:
@@ -330,7 +329,6 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         max_failures=_int(raw, "max_failures", 2, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=0),
         description=str(raw.get("description", "") or ""),
-        source=raw,
     )
 
 

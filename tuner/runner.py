@@ -20,7 +20,7 @@ from typing import Any, Callable
 from tuner.config import ConfigError, Experiment
 from tuner import registry, results as res
 
-__all__ = ["run", "plan_text", "RunOutcome", "ProgressCallback"]
+__all__ = ["run", "plan_text", "RunOutcome"]
 
 # Environment Ray reads at import/init time; users may override any of them.
 _RAY_ENV = {
@@ -139,7 +139,7 @@ def _pbt_params(exp: Experiment, trainable_cls: type) -> list[str]:
     return params
 
 
-def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback",
+def _build_tuner(exp: Experiment, resume: bool, callback: Any,
                  address: str | None = None):
     import ray
     from ray import tune
@@ -206,55 +206,6 @@ def _build_tuner(exp: Experiment, resume: bool, callback: "ProgressCallback",
 def _trial_dirname(trial) -> str:
     """``mlp_3f2a1b0c`` instead of Ray's 130-character name built from the config."""
     return f"{trial.trainable_name}_{trial.trial_id}"
-
-
-class ProgressCallback:
-    """One line per finished trial; counts retries for the report. (A ``tune.Callback``.)"""
-
-    def __new__(cls, *args: Any, **kwargs: Any):
-        from ray import tune
-
-        # subclass lazily so importing this module does not import Ray
-        klass = type("ProgressCallback", (_ProgressMixin, tune.Callback), {})
-        obj = tune.Callback.__new__(klass)
-        obj.__init__(*args, **kwargs)
-        return obj
-
-
-class _ProgressMixin:
-    def __init__(self, total: int, metric: str, max_epochs: int,
-                 write: Callable[[str], None] = print):
-        self.total, self.metric, self.max_epochs, self.write = total, metric, max_epochs, write
-        self.done = 0
-        self.retries: dict[str, int] = {}
-        self.started = time.time()
-
-    def _line(self, trial, what: str) -> None:
-        self.done += 1
-        last = trial.last_result or {}
-        value = last.get(self.metric)
-        val = f"{self.metric}={value:.4f}" if isinstance(value, float) else ""
-        self.write(f"[{self.done:>3}/{self.total}] {time.time() - self.started:6.1f}s  "
-                   f"{trial.trial_id}  {what:<26} {val}")
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        last = trial.last_result or {}
-        epochs = last.get("training_iteration", 0)
-        if last.get("error"):
-            what = f"errored: {last['error']}"
-        elif epochs >= self.max_epochs:
-            what = f"completed ({epochs} epochs)"
-        else:
-            what = f"stopped early at epoch {epochs}"
-        self._line(trial, what)
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self._line(trial, "errored: exception")
-
-    def on_trial_recover(self, iteration, trials, trial, **info):
-        self.retries[trial.trial_id] = self.retries.get(trial.trial_id, 0) + 1
-        self.write(f"       retrying {trial.trial_id} from its last checkpoint "
-                   f"(retry {self.retries[trial.trial_id]})")
 
 
 def _retries(path: str) -> dict[str, int]:
@@ -326,6 +277,8 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     _check_results_dir(exp, resume)
     t0 = time.time()
     _init_ray(address, exp)
+    from tuner.progress import ProgressCallback  # imports ray: only after _init_ray's env
+
     callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
     tuner = _build_tuner(exp, resume, callback, address)
     write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
