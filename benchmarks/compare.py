@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma list of scenario/instance, 'dev' (9 YAHPO-SO), 'lcbench/*'")
     p.add_argument("--methods", default="random,ray-asha,optuna-tpe,asha,asha-tpe")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed+seeds-1 (runs are deterministic per seed)")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--jobs", type=int, default=1, help="processes")
     p.add_argument("--budget-scale", type=float, default=1.0, help="fraction of the budget")
@@ -256,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # seed-major, so an interrupted run (Ctrl-C) still has every instance x method per seed
     jobs = [(i, m, s, args.workers, args.budget_scale)
-            for s in range(args.seeds) for i in instances for m in methods]
+            for s in range(args.first_seed, args.first_seed + args.seeds)
+            for i in instances for m in methods]
     rows, fracs, runs = [], {}, {}
     t0 = time.perf_counter()
     pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
@@ -288,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 pool.shutdown(wait=False, cancel_futures=True)
                 for proc in procs:
                     proc.terminate()  # our own workers, by handle
-            keep = {(i, m, s) for i in instances for m in methods for s in range(seeds_done)}
+            keep = {(i, m, s) for i in instances for m in methods
+                    for s in range(args.first_seed, args.first_seed + seeds_done)}
             rows = [r for r in rows if (r["instance"], r["method"], r["seed"]) in keep]
             fracs = {k: v for k, v in fracs.items() if k in keep}
             runs = {k: v for k, v in runs.items() if k in keep}

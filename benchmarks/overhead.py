@@ -2,25 +2,43 @@
 
     python -m benchmarks.overhead --out benchmarks/results/overhead
 
-40 trials × ≤ 10 reports of ``benchmarks.trivial`` (no work per report), on 2 CPUs, each
-variant in a fresh subprocess, run one after the other:
+N trials × ≤ 10 reports of ``benchmarks.trivial`` (no work per report), on 2 CPUs, each run in a
+fresh subprocess, variants interleaved (so a busy machine slows all of them alike):
 
-* ``ray-defaults`` — ``tune.Tuner(trivial_fn, param_space=U(−5,5)², TuneConfig(num_samples=40,
+* ``ray-defaults`` — ``tune.Tuner(trivial_fn, param_space=U(−5,5)², TuneConfig(num_samples=N,
   metric, mode))``: random search, FIFO, no actor reuse — what the Ray docs start with;
 * ``tuner-launch`` — ``python -m tuner launch`` on a generated experiment file for
   ``benchmarks.trivial:Trivial`` with our defaults (default method, budget 1..10, η=3);
 * ``optuna`` — ``study.optimize`` in-process, ``TPESampler`` + ``HyperbandPruner(1, 10, 3)``.
 
-Reported per variant: wall seconds of the whole process and of the tuning call alone, trials,
-reports (counted by the trainable), seconds per trial and per report, and the ratio to Optuna.
-Run it on an otherwise idle machine: 2 shared cores make every number noisy (notes §8).
+What is measured, per run:
+
+* **process wall** — the whole subprocess: interpreter, imports, Ray's start and shutdown;
+* **Ray start** — ``ray.init`` (the same call for both Ray variants; 0 for Optuna);
+* **tuning wall** — everything after Ray is up until the search returns, *excluding* Ray's
+  start for both Ray variants: building the Tuner + ``Tuner.fit()`` (for ``tuner launch`` the
+  runner prints this figure; its results files and test score come after), or
+  ``create_study`` + ``study.optimize``. It still holds one-off costs: the first trial actors'
+  start-up (~2 s here) and the final clean-up;
+* **per trial** = tuning wall / N; **per report** = tuning wall / reports counted by the
+  trainable (ASHA and Hyperband stop most trials early, Ray's defaults run all 10 reports);
+* **marginal per trial** = (median tuning wall at the largest N − median at the smallest N)
+  / (difference in N): what one more trial costs once everything is started — the fairest
+  per-trial figure, since the fixed costs cancel.
+
+The ratios compare per-trial figures with ``ray-defaults`` (the issue's target: ``tuner
+launch`` ≤ 1/20 of it) and with Optuna. Figures are medians over ``--repeats``; each run's
+1-minute load average is recorded, since 2 shared cores make every number noisy (notes §8).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +48,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-N_TRIALS, N_REPORTS = 40, 10
+N_REPORTS = 10
 
 _RAY = """
 import json, os, sys, time
@@ -43,7 +61,7 @@ ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=Fal
 t1 = time.time()
 tuner = tune.Tuner(trivial_fn,
     param_space={"x": tune.uniform(-5, 5), "y": tune.uniform(-5, 5), "max_epochs": 10},
-    tune_config=tune.TuneConfig(num_samples=40, metric="loss", mode="min"),
+    tune_config=tune.TuneConfig(num_samples=int(sys.argv[2]), metric="loss", mode="min"),
     run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0))
 grid = tuner.fit()
 t2 = time.time()
@@ -53,7 +71,7 @@ print(json.dumps({"init_s": t1 - t0, "tune_s": t2 - t1, "trials": len(grid), "be
 """
 
 _OPTUNA = """
-import json, os, time
+import json, os, sys, time
 import optuna
 from benchmarks.trivial import count_report, loss
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -69,7 +87,7 @@ def objective(trial):
 t1 = time.time()
 study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0),
     pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=10, reduction_factor=3))
-study.optimize(objective, n_trials=40)
+study.optimize(objective, n_trials=int(sys.argv[1]))
 t2 = time.time()
 print(json.dumps({"init_s": 0.0, "tune_s": t2 - t1, "trials": len(study.trials),
                   "best": study.best_value}))
@@ -85,26 +103,30 @@ space:
 budget: {min: 1, max: 10, eta: 3}
 metric: loss
 mode: min
-num_samples: 40
 resources: {cpus: 1, gpus: 0}
 seed: 0
 """
 
 
-def _run(variant: str, workdir: Path, repo: Path) -> dict:
-    counter = workdir / f"{variant}.count"
+def _run(variant: str, n: int, workdir: Path, repo: Path) -> dict:
+    tag = f"{variant}-{n}-{len(list(workdir.iterdir()))}"
+    counter = workdir / f"{tag}.count"
     counter.write_text("")
     env = {**os.environ, "TRIVIAL_COUNTER": str(counter), "PYTHONPATH": str(repo),
            "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
-    storage = workdir / f"{variant}-results"
+    storage = workdir / f"{tag}-results"
     if variant == "ray-defaults":
-        cmd = [sys.executable, "-c", _RAY, str(storage)]
+        cmd = [sys.executable, "-c", _RAY, str(storage), str(n)]
     elif variant == "optuna":
-        cmd = [sys.executable, "-c", _OPTUNA]
-    else:
+        cmd = [sys.executable, "-c", _OPTUNA, str(n)]
+    elif variant == "tuner-launch":
         exp = workdir / "overhead.yaml"
         exp.write_text(textwrap.dedent(_EXPERIMENT))
-        cmd = [sys.executable, "-m", "tuner", "launch", str(exp), "--storage", str(storage)]
+        cmd = [sys.executable, "-m", "tuner", "launch", str(exp), "--storage", str(storage),
+               "--num-samples", str(n)]
+    else:
+        raise SystemExit(f"unknown variant {variant!r}: ray-defaults, tuner-launch, optuna")
+    load = os.getloadavg()[0]
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
     wall = time.time() - t0
@@ -112,52 +134,122 @@ def _run(variant: str, workdir: Path, repo: Path) -> dict:
         raise RuntimeError(f"{variant} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     reports = len(counter.read_text())
     if variant == "tuner-launch":
-        # "results: … in 12.3 s" — the runner's own wall time, ray.init included
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("results:")][-1]
-        tune_s = float(line.rsplit(" in ", 1)[1].split()[0])
-        info = {"init_s": float("nan"), "tune_s": tune_s, "trials": N_TRIALS, "best": None}
+        # "results: … in 9.6 s (Ray start 4.10 s, tuning 5.01 s)"
+        m = re.search(r"\(Ray start ([\d.]+) s, tuning ([\d.]+) s\)", proc.stdout)
+        best = re.search(r"validation loss ([\d.]+)", proc.stdout)
+        method = re.search(r"searcher (\S+), scheduler (\S+),", proc.stdout)
+        info = {"init_s": float(m.group(1)), "tune_s": float(m.group(2)), "trials": n,
+                "best": float(best.group(1)) if best else None,
+                "method": " + ".join(method.groups()) if method else None}
     else:
         info = json.loads(proc.stdout.strip().splitlines()[-1])
-    info.update(variant=variant, process_s=wall, reports=reports)
+    info.update(variant=variant, n=n, process_s=wall, reports=reports, load=load)
     return info
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows) if rows else float("nan")
+
+
+def summarise(rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
+    """Median figures per (variant, N), and the marginal seconds per trial per variant."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["n"]), []).append(r)
+    summary = []
+    for (variant, n), rs in groups.items():
+        tune_s = _median(rs, "tune_s")
+        summary.append({
+            "variant": variant, "n": n, "runs": len(rs),
+            "process_s": _median(rs, "process_s"), "init_s": _median(rs, "init_s"),
+            "tune_s": tune_s, "reports": _median(rs, "reports"),
+            "per_trial_s": tune_s / n,
+            "per_report_s": statistics.median(r["tune_s"] / max(1, r["reports"]) for r in rs),
+        })
+    marginal = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        sizes = sorted(n for v, n in groups if v == variant)
+        if len(sizes) >= 2:
+            lo, hi = sizes[0], sizes[-1]
+            marginal[variant] = ((_median(groups[variant, hi], "tune_s")
+                                  - _median(groups[variant, lo], "tune_s")) / (hi - lo))
+    return summary, marginal
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    if not reference or math.isnan(reference) or math.isnan(value) or value <= 0:
+        return "–"
+    return f"1/{reference / value:,.1f}" if value < reference else f"{value / reference:,.1f}×"
+
+
+def format_tables(rows: list[dict]) -> str:
+    summary, marginal = summarise(rows)
+    ref = {(s["variant"], s["n"]): s for s in summary}
+    header = ("| variant | N | runs | process wall s | Ray start s | tuning wall s (excl. Ray "
+              "start) | reports | s / trial | ms / report | s / trial vs ray-defaults | "
+              "vs Optuna |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = {v: i for i, v in enumerate(("ray-defaults", "tuner-launch", "optuna"))}
+    for s in sorted(summary, key=lambda s: (s["n"], order.get(s["variant"], 9), s["variant"])):
+        ray = ref.get(("ray-defaults", s["n"]))
+        opt = ref.get(("optuna", s["n"]))
+        lines.append(
+            f"| {s['variant']} | {s['n']} | {s['runs']} | {s['process_s']:.1f} | "
+            f"{s['init_s']:.2f} | {s['tune_s']:.2f} | {s['reports']:.0f} | "
+            f"{s['per_trial_s']:.3f} | {1e3 * s['per_report_s']:.1f} | "
+            f"{_ratio(s['per_trial_s'], ray and ray['per_trial_s'])} | "
+            f"{_ratio(s['per_trial_s'], opt and opt['per_trial_s'])} |")
+    if marginal:
+        lines += ["", "| variant | marginal s / trial | vs ray-defaults | vs Optuna |",
+                  "|---|---|---|---|"]
+        for variant, m in sorted(marginal.items(), key=lambda kv: order.get(kv[0], 9)):
+            lines.append(f"| {variant} | {m:.3f} | {_ratio(m, marginal.get('ray-defaults'))} "
+                         f"| {_ratio(m, marginal.get('optuna'))} |")
+    return "\n".join(lines)
+
+
+def readme(rows: list[dict], command: str, repeats: int) -> str:
+    loads = [r["load"] for r in rows]
+    methods = sorted({r["method"] for r in rows if r.get("method")})
+    return (
+        f"# overhead\n\nCommand:\n\n    {command}\n\n"
+        f"N trials × ≤ {N_REPORTS} reports of benchmarks.trivial on {os.cpu_count()} CPUs; "
+        f"medians over {repeats} run(s) per variant and N; tuner launch's default method ran "
+        f"{' / '.join(methods) or '(not recorded)'}. 'tuning wall' excludes Ray's start for "
+        "both Ray variants (Tuner built + fit(); create_study + optimize for Optuna); "
+        "'marginal' = difference of tuning walls between the largest and smallest N ÷ the "
+        "difference in N. Definitions: benchmarks/overhead.py. 1-minute load average at the "
+        f"start of the runs: {min(loads):.1f}–{max(loads):.1f} (2 cores).\n\n"
+        f"{format_tables(rows)}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.overhead")
     p.add_argument("--variants", default="optuna,tuner-launch,ray-defaults")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--sizes", default="40,80", help="trial counts (two or more give the "
+                   "marginal cost per trial)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per variant and N (medians)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    sizes = [int(n) for n in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="overhead_") as tmp:
         for r in range(args.repeats):
-            for v in args.variants.split(","):
-                info = _run(v, Path(tmp), repo)
-                info["repeat"] = r
-                rows.append(info)
-                print(json.dumps(info), flush=True)
-    base = [r["tune_s"] for r in rows if r["variant"] == "optuna"]
-    base_s = sum(base) / len(base) if base else float("nan")
-    lines = [("| variant | process wall s | tuning wall s | trials | reports | s / trial | "
-             "ms / report | × Optuna (tuning) |"), "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['variant']} | {r['process_s']:.1f} | {r['tune_s']:.2f} | "
-                     f"{r['trials']} | {r['reports']} | {r['tune_s'] / r['trials']:.3f} | "
-                     f"{1e3 * r['tune_s'] / max(1, r['reports']):.1f} | "
-                     f"{r['tune_s'] / base_s:,.0f}× |")
-    table = "\n".join(lines)
+            for n in sizes:
+                for v in args.variants.split(","):
+                    info = _run(v, n, Path(tmp), repo)
+                    info["repeat"] = r
+                    rows.append(info)
+                    print(json.dumps(info), flush=True)
     command = "python -m benchmarks.overhead " + " ".join(argv if argv is not None
                                                            else sys.argv[1:])
-    (out / "README.md").write_text(
-        f"# overhead\n\nCommand:\n\n    {command}\n\n{N_TRIALS} trials × ≤ {N_REPORTS} reports "
-        f"of benchmarks.trivial on {os.cpu_count()} CPUs; 'tuning wall' is Tuner.fit() for Ray, "
-        f"the runner's reported time (ray.init included) for tuner launch, study.optimize for "
-        f"Optuna.\n\n{table}\n")
+    (out / "README.md").write_text(readme(rows, command, args.repeats))
     (out / "runs.json").write_text(json.dumps(rows, indent=1))
-    print(table)
+    tables = format_tables(rows)
+    print(tables)
     return 0
 
 

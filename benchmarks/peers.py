@@ -36,16 +36,9 @@ __all__ = ["ALL_METHODS", "OURS", "PEERS", "Setup", "build", "default_ladder"]
 
 PEERS = ("random", "ray-asha", "ray-hyperopt-asha", "optuna-tpe", "optuna-tpe-hyperband",
          "optuna-tpe-median")
-OURS = ("asha", "hyperband", "bohb", "asha-tpe", "asha-hyperopt", "median", "tpe", "bayesopt",
-        "pso")
+OURS = ("asha", "hyperband", "bohb", "asha-tpe", "asha-hyperopt", "asha-pso", "median", "tpe",
+        "bayesopt", "pso")
 ALL_METHODS = PEERS + OURS
-
-# Until tuner.methods exists: the compositions its registry defines (STYLE: methods as data).
-_FALLBACK = {"asha": ("random", "asha"), "hyperband": ("random", "hyperband"),
-             "bohb": ("tpe", "hyperband"), "asha-tpe": ("tpe", "asha"),
-             "tpe": ("tpe", "fifo"), "bayesopt": ("bayesopt", "fifo"), "pso": ("pso", "fifo"),
-             "median": ("random", "median")}
-
 
 @dataclass
 class Setup:
@@ -67,40 +60,21 @@ def default_ladder(bench, eta: int = 3) -> BudgetLadder:
                         data_fraction=tuple(max(bench.fidelity_min, r / 27) for r in rungs))
 
 
-def _ours(name: str) -> tuple[str, str]:
-    try:
-        from tuner import methods
-    except ImportError:
-        return _FALLBACK[name]
-    return methods.resolve(method=name)
-
-
 def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
-    from tuner.schedulers import make_scheduler
+    from tuner import methods
+    from tuner.schedulers import concurrency_hint, make_scheduler
 
-    searcher_name, scheduler_name = _ours(name)
+    searcher_name, scheduler_name = methods.resolve(method=name)
     ladder = default_ladder(bench)
     kw = {"metric": bench.metric, "mode": bench.mode, "seed": seed}
-    try:
-        from tuner import methods
-
-        searcher = methods.build_searcher(searcher_name, bench.space, ladder,
-                                          points_to_evaluate=None, **kw)
-    except ImportError:
-        from tuner.searchers import make_searcher
-
-        searcher = make_searcher(searcher_name, bench.space, **kw)
+    searcher = methods.build_searcher(searcher_name, bench.space, ladder,
+                                      points_to_evaluate=None, **kw)
     opts = {"space": bench.space} if scheduler_name == "pbt" else {}
     scheduler = make_scheduler(scheduler_name, ladder, **kw, **opts)
     task = SimTask(bench, ladder, multi_fidelity=scheduler_name != "fifo")
     # tuner launch: max_concurrent_trials = concurrency_hint(...) → ConcurrencyLimiter, and
     # Ray then keeps that many trials pending
-    try:
-        from tuner.schedulers import concurrency_hint
-
-        limit = concurrency_hint(scheduler_name, ladder, workers, None)
-    except ImportError:
-        limit = workers
+    limit = concurrency_hint(scheduler_name, ladder, workers, None)
     return Setup(task, searcher, scheduler, {"max_concurrent": limit, "max_pending": limit})
 
 

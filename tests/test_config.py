@@ -105,6 +105,15 @@ def test_resources_rules():
     assert parse(resources={"cpus": 1, "gpus": 0.25}).resources.gpus == 0.25
 
 
+def test_checkpoint_interval_rules():
+    assert parse().checkpoint_interval_s == 10.0
+    assert parse(checkpoint_interval_s=0).checkpoint_interval_s == 0.0
+    assert parse(checkpoint_interval_s=2.5).checkpoint_interval_s == 2.5
+    for bad in (-1, "10s", True, float("nan")):
+        assert error_of(checkpoint_interval_s=bad).startswith(
+            "checkpoint_interval_s: expected a number of seconds >= 0"), bad
+
+
 def test_points_to_evaluate_checked_against_space():
     msg = error_of(points_to_evaluate=[{"lr": 5.0}])
     assert msg.startswith("points_to_evaluate[0]: lr:")
@@ -168,3 +177,12 @@ def test_pbt_never_mutates_keys_that_reshape_the_weights():
     with pytest.raises(ConfigError, match="nothing to mutate"):
         _pbt_params(parse(method="pbt", searcher=None, scheduler=None,
                           space={"hidden": [16, 32], "depth": [1, 2]}), MLPTrainable)
+
+
+def test_default_method_depends_on_the_space():
+    numeric = parse(searcher=None, scheduler=None)
+    assert (numeric.searcher, numeric.scheduler) == ("pso", "asha")
+    categorical = parse(searcher=None, scheduler=None,
+                        space={"optimizer": {"type": "categorical", "choices": ["adam", "sgd"]},
+                               "hidden": {"type": "categorical", "choices": [64, 128]}})
+    assert (categorical.searcher, categorical.scheduler) == ("tpe", "asha")

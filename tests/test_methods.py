@@ -7,6 +7,7 @@ from search_spaces import Categorical, Float, SearchSpace
 from tuner.budget import BudgetLadder
 from tuner.methods import (
     DEFAULT_METHOD,
+    DEFAULT_WITHOUT_NUMERIC,
     METHODS,
     MF_SEARCHERS,
     MethodError,
@@ -73,3 +74,11 @@ def test_build_searcher_delegates_the_rest():
 def test_describe_lists_every_method():
     text = describe()
     assert all(name in text for name in METHODS) and "(default)" in text
+
+
+def test_default_falls_back_when_pso_cannot_move():
+    assert resolve() == ("pso", "asha")
+    assert resolve(space=SPACE) == ("pso", "asha")  # one numeric parameter is enough
+    only_categorical = SearchSpace({"c": Categorical(("a", "b")), "d": Categorical((1, 2))})
+    assert resolve(space=only_categorical) == METHODS[DEFAULT_WITHOUT_NUMERIC][:2]
+    assert resolve("asha-pso", space=only_categorical) == ("pso", "asha")  # named: as asked

@@ -42,6 +42,8 @@ KNOWN_KEYS = {
     "points_to_evaluate": "configs to try first (warm start)",
     "max_failures": "retries per trial after a crash or a lost node (from its last checkpoint)",
     "checkpoint_every": "checkpoint each N epochs (0: only at the end and when paused)",
+    "checkpoint_interval_s": "…but not sooner than this many seconds of a trial's training "
+                             "after its last checkpoint (default 10; 0: every N epochs)",
 }
 
 
@@ -82,6 +84,7 @@ class Experiment:
     points_to_evaluate: list = field(default_factory=list)
     max_failures: int = 2
     checkpoint_every: int = 1
+    checkpoint_interval_s: float = 10.0
     description: str = ""
 
     @property
@@ -179,6 +182,13 @@ def _int(raw: dict, key: str, default: Any, minimum: int | None = None) -> Any:
     return value
 
 
+def _seconds(raw: dict, key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"{key}: expected a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
 def _str(raw: dict, key: str, default: Any = None, required: bool = False) -> Any:
     value = raw.get(key, default)
     if value is None:
@@ -262,6 +272,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     method = _str(raw, "method")
     searcher, searcher_options = _component(raw, "searcher")
     scheduler, scheduler_options = _component(raw, "scheduler")
+    nothing_named = method is None and searcher is None and scheduler is None
     try:
         searcher, scheduler = registry.resolve(method, searcher, scheduler)
     except (KeyError, ValueError) as exc:  # tuner.methods.MethodError is a ValueError
@@ -276,6 +287,8 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         raise ConfigError(str(exc)) from None
 
     space = _space(raw, base_dir)
+    if nothing_named:  # the default depends on the space (PSO needs a numeric parameter)
+        searcher, scheduler = registry.resolve(None, None, None, space)
     try:
         registry.check_searcher_space(searcher, space)
     except SpaceError as exc:
@@ -328,6 +341,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         points_to_evaluate=points,
         max_failures=_int(raw, "max_failures", 2, minimum=0),
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=0),
+        checkpoint_interval_s=_seconds(raw, "checkpoint_interval_s", 10.0),
         description=str(raw.get("description", "") or ""),
     )
 

@@ -17,10 +17,12 @@ from tuner.schedulers import SCHEDULERS
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DEFAULT_WITHOUT_NUMERIC",
     "METHODS",
     "MF_SEARCHERS",
     "MethodError",
     "build_searcher",
+    "default_method",
     "describe",
     "resolve",
     "searcher_names",
@@ -35,16 +37,20 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "bohb": ("mf-tpe", "hyperband", "BOHB: TPE per rung + synchronous HyperBand"),
     "asha-tpe": ("mf-tpe", "asha", "TPE per rung + ASHA (asynchronous BOHB)"),
     "asha-hyperopt": ("tpe", "asha", "Ray's usual wiring: TPE on finished trials + ASHA"),
+    "asha-pso": ("pso", "asha", "asynchronous PSO moved by each trial's last rung + ASHA"),
     "median": ("random", "median", "random search + median stopping rule"),
     "pbt": ("random", "pbt", "population based training from a random population"),
     "bayesopt": ("bayesopt", "fifo", "Gaussian-process Bayesian optimisation, full budget"),
     "pso": ("pso", "fifo", "particle swarm optimisation, full budget"),
 }
 
-# Measured, not assumed (docs/benchmarks.md, benchmarks/results/dev-w4: 9 YAHPO instances,
-# 11 seeds): asha-hyperopt mean rank 4.30, regret 0.0142 vs asha-tpe 5.48, 0.0248 — so the
-# default is the better of the two, as the schedulers issue asked.
-DEFAULT_METHOD = "asha-hyperopt"
+# Measured, not assumed (docs/benchmarks.md, benchmarks/results/dev30-w4: 9 YAHPO instances,
+# 30 seeds): asha-pso has the best mean rank and final regret of the multi-fidelity methods
+# (ahead of asha-hyperopt, and of every peer); full-fidelity pso ranks above it on the
+# trainsize-fidelity instances, but needs every trial trained to the end.
+DEFAULT_METHOD = "asha-pso"
+# PSO needs a numeric parameter to move along: on a space without one the default is this.
+DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt"
 
 # Searchers that live here because they need the ladder (they learn per rung).
 MF_SEARCHERS = {"mf-tpe": "TPE fitted on the highest rung with enough points (BOHB's model)"}
@@ -64,17 +70,30 @@ def searcher_names() -> list[str]:
     return sorted(set(SEARCHERS) | set(MF_SEARCHERS))
 
 
+def default_method(space: SearchSpace | None = None) -> str:
+    """``DEFAULT_METHOD``, or ``DEFAULT_WITHOUT_NUMERIC`` for a space PSO cannot move in."""
+    if space is not None:
+        from search_spaces import SpaceError
+        from tuner.searchers.pso import check_pso_space
+
+        try:
+            check_pso_space(space)
+        except SpaceError:
+            return DEFAULT_WITHOUT_NUMERIC
+    return DEFAULT_METHOD
+
+
 def resolve(method: str | None = None, searcher: str | None = None,
-            scheduler: str | None = None) -> tuple[str, str]:
+            scheduler: str | None = None, space: SearchSpace | None = None) -> tuple[str, str]:
     """``(searcher_name, scheduler_name)``; an explicit searcher/scheduler overrides the
-    method's part. Nothing given → ``DEFAULT_METHOD``; only one part given → the other
+    method's part. Nothing given → ``default_method(space)``; only one part given → the other
     defaults to ``random`` / ``fifo``."""
     if method is not None:
         if method not in METHODS:
             raise MethodError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
         base_searcher, base_scheduler, _ = METHODS[method]
     elif searcher is None and scheduler is None:
-        base_searcher, base_scheduler, _ = METHODS[DEFAULT_METHOD]
+        base_searcher, base_scheduler, _ = METHODS[default_method(space)]
     else:
         base_searcher, base_scheduler = "random", "fifo"
     searcher_name = searcher or base_searcher
@@ -114,5 +133,6 @@ def describe() -> str:
     lines = [f"{'method':<{width}}  {'searcher':<9} {'scheduler':<10} description"]
     for name, (searcher, scheduler, text) in METHODS.items():
         mark = " (default)" if name == DEFAULT_METHOD else ""
+        mark += " (default without numeric parameters)" if name == DEFAULT_WITHOUT_NUMERIC else ""
         lines.append(f"{name:<{width}}  {searcher:<9} {scheduler:<10} {text}{mark}")
     return "\n".join(lines)

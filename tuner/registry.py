@@ -51,11 +51,13 @@ def get_trainable(name: str) -> type:
         raise ConfigError(f"trainable: cannot import {name!r} ({exc})") from None
 
 
-def resolve(method: str | None, searcher: str | None, scheduler: str | None) -> tuple[str, str]:
-    """(searcher, scheduler) names from a method and/or explicit names; KeyError if unknown."""
+def resolve(method: str | None, searcher: str | None, scheduler: str | None,
+            space: SearchSpace | None = None) -> tuple[str, str]:
+    """(searcher, scheduler) names from a method and/or explicit names; KeyError if unknown.
+    With nothing named, the default method for ``space``."""
     from tuner import methods
 
-    return methods.resolve(method=method, searcher=searcher, scheduler=scheduler)
+    return methods.resolve(method=method, searcher=searcher, scheduler=scheduler, space=space)
 
 
 def check_searcher_space(searcher: str, space: SearchSpace) -> None:

@@ -6,7 +6,10 @@ implement ``reset_config``), ``max_concurrent_trials`` = the slots the resources
 model-based searcher sees results before proposing more, ray-project/ray#14770), Ray's own
 progress tables off in favour of one line per finished trial, metric/mode given once to the
 searcher and scheduler. Experiment snapshots are taken every few seconds instead of ≥ 10 s so
-``--resume`` redoes little (notes §5.3).
+``--resume`` redoes little (notes §5.3). Trials checkpoint every ``checkpoint_every`` epochs but
+at most once per ``checkpoint_interval_s`` of training, and TensorBoard files are flushed every
+few seconds rather than fsync'ed per result (``tuner.checkpointing``): per-epoch saves of short
+epochs were most of the per-trial overhead (benchmarks/results/overhead).
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ class RunOutcome:
     records: list = field(default_factory=list)
     best: Any = None
     test: dict = field(default_factory=dict)
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # all of run(): Ray's start, tuning, test score, result files
+    start_seconds: float = 0.0  # starting (or joining) Ray
+    tune_seconds: float = 0.0  # building the Tuner and Tuner.fit()
 
 
 def _slots(exp: Experiment, cluster: dict[str, float]) -> int:
@@ -163,8 +168,8 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
     scheduler = registry.build_scheduler(
         exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
         space=exp.space, **options)
+    from tuner.checkpointing import CheckpointPolicy, TensorBoardCallback
     from tuner.resume import SchedulerStateCallback
-
     from tuner.schedulers import PAUSING_SCHEDULERS, concurrency_hint
 
     slots = _slots(exp, ray.cluster_resources())
@@ -193,11 +198,15 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
             stop={"training_iteration": exp.budget.max},
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=4 if exp.scheduler == "pbt" else 2,
-                checkpoint_frequency=exp.checkpoint_every or (1 if pausing else 0),
+                checkpoint_frequency=0,  # CheckpointPolicy asks for mid-trial saves
                 checkpoint_at_end=True,
             ),
             failure_config=tune.FailureConfig(max_failures=exp.max_failures),
-            callbacks=[callback, SchedulerStateCallback(scheduler)],
+            # Ray adds its CSV and JSON loggers (result.json, progress.csv) itself
+            callbacks=[callback, SchedulerStateCallback(scheduler),
+                       CheckpointPolicy(exp.checkpoint_every or (1 if pausing else 0),
+                                        exp.checkpoint_interval_s),
+                       TensorBoardCallback()],
             verbose=0,
         ),
     )
@@ -277,6 +286,7 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     _check_results_dir(exp, resume)
     t0 = time.time()
     _init_ray(address, exp)
+    t1 = time.time()
     from tuner.progress import ProgressCallback  # imports ray: only after _init_ray's env
 
     callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
@@ -284,6 +294,7 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
           f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
     grid = tuner.fit()
+    t2 = time.time()
     records = _records(exp, grid, _retries(exp.path) or callback.retries)
     best = res.pick_best(records, exp.mode)
     test = _test_metrics(exp, grid, best)
@@ -308,8 +319,10 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
         write(f"\nbest trial {best.trial_id}: validation {exp.metric} {best.last:.4f}"
               + "".join(f", {k} {v:.4f}" for k, v in test.items()))
         write(f"best config: {cfg}")
-    write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in {wall:.1f} s")
+    write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in {wall:.1f} s "
+          f"(Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     sys.stdout.flush()
-    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall)
+    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall,
+                      start_seconds=t1 - t0, tune_seconds=t2 - t1)
 
 

@@ -253,8 +253,8 @@ def _wait_for_a_trial_on_the_worker(
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before the worker could be killed"
         for trial, row in _last_results(experiment).items():
-            # early in its run, so it cannot finish between this poll and the kill
-            if row["training_iteration"] <= epochs // 3 and nodes.node_of_pid(row["pid"]) == "worker":
+            # early in its run (epochs of a few ms: it must not finish before the kill lands)
+            if row["training_iteration"] <= epochs // 9 and nodes.node_of_pid(row["pid"]) == "worker":
                 return trial
         time.sleep(0.2)
     pytest.fail(f"no trial reported from the worker node within {timeout} s")
@@ -273,6 +273,7 @@ def test_experiment_finishes_after_losing_the_worker_node(fresh_nodes, tmp_path)
             "scheduler=fifo",
             f"budget.max={epochs}",
             "max_failures=3",
+            "checkpoint_interval_s=0",  # every epoch: the default skips saves < 10 s apart
         ),
         cwd=ROOT,
         env=fresh_nodes.env,
@@ -294,7 +295,9 @@ def test_experiment_finishes_after_losing_the_worker_node(fresh_nodes, tmp_path)
     assert all(r["training_iteration"] == epochs for r in last.values()), last
     trials, head, worker = _trial_nodes(fresh_nodes, experiment)
     moved = [t for t, ns in trials.items() if ns[0] == worker and ns[-1] == head]
-    assert victim in moved, f"{victim} should have moved from the worker to the head: {trials}"
+    # the trial seen on the worker moved, unless it outran the kill (then another one did);
+    # a trial that stayed on the worker finished there (all reached `epochs`, checked above)
+    assert moved and (victim in moved or trials[victim] == [worker]), (victim, trials)
     for trial in moved:  # resumed from a checkpoint, not restarted from epoch 1
         rows = [
             json.loads(ln)

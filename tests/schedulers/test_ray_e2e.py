@@ -107,3 +107,9 @@ def test_bohb_runs(ray_session, tmp_path):
     _, reached, _ = _fit("bohb", tmp_path, num_samples=12,
                          max_concurrent=concurrency_hint("hyperband", LADDER, slots=2))
     assert max(reached) == 9 and min(reached) < 9
+
+
+def test_asha_pso_runs(ray_session, tmp_path):
+    grid, reached, _ = _fit("asha-pso", tmp_path, num_samples=12, max_concurrent=2)
+    assert max(reached) == 9 and min(reached) < 9
+    assert len({r.config["x"] for r in grid}) == 12  # particles moved: no position repeated

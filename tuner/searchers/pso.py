@@ -9,6 +9,11 @@ particle swarm optimization", IJNME 2006): a particle moves as soon as *its* res
 so no generation barrier stalls a Ray cluster. When every particle is out being evaluated,
 extra requests get a uniform "scout" draw, which can still improve the global best.
 
+Under ASHA (method ``asha-pso``) a trial's completion carries the last rung it reached, so a
+particle stopped at a low rung gets that rung's (worse) loss and simply keeps its personal
+best, while the global best moves to configurations that survive to the top rungs — the same
+convention Ray uses for a searcher behind a stopping scheduler (ray-project/ray#6056).
+
 Written here because no maintained PSO library fits Ray's suggest/complete protocol: pyswarms
 (unmaintained since 2021) and nevergrad's PSO evaluate whole generations (ask/tell in batches),
 and neither understands our conditional spaces or warm-start points.
