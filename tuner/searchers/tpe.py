@@ -138,7 +138,7 @@ def _hp(label: str, dom: Domain):
     # Ints and stepped floats are continuous here, widened by half a unit so the end points
     # are as likely as the rest, and rounded when decoded. hyperopt's quantised q* densities
     # score candidates with a Python loop over every mixture component (LGMM1_lpdf,
-    # GMM1_lpdf): 60 % of a suggestion's time at 1,000 trials, for the same model up to rounding.
+    # GMM1_lpdf): most of a suggestion's time at 1,000 trials, for the same model up to rounding.
     if dom.log:
         return hp.loguniform(label, math.log(dom.low - 0.4999), math.log(dom.high + 0.4999))
     _, n = _steps(dom)
