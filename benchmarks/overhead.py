@@ -219,7 +219,7 @@ def readme(rows: list[dict], command: str, repeats: int) -> str:
         "both Ray variants (Tuner built + fit(); create_study + optimize for Optuna); "
         "'marginal' = difference of tuning walls between the largest and smallest N ÷ the "
         "difference in N. Definitions: benchmarks/overhead.py. 1-minute load average at the "
-        f"start of the runs: {min(loads):.1f}–{max(loads):.1f} (2 cores).\n\n"
+        f"start of the runs: {min(loads):.1f}–{max(loads):.1f} ({os.cpu_count()} cores).\n\n"
         f"{format_tables(rows)}\n")
 
 

@@ -45,8 +45,6 @@ class RunOutcome:
     best: Any = None
     test: dict = field(default_factory=dict)
     wall_seconds: float = 0.0  # all of run(): Ray's start, tuning, test score, result files
-    start_seconds: float = 0.0  # starting (or joining) Ray
-    tune_seconds: float = 0.0  # building the Tuner and Tuner.fit()
 
 
 def _slots(exp: Experiment, cluster: dict[str, float]) -> int:
@@ -322,7 +320,6 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in {wall:.1f} s "
           f"(Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     sys.stdout.flush()
-    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall,
-                      start_seconds=t1 - t0, tune_seconds=t2 - t1)
+    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall)
 
 
