@@ -23,8 +23,7 @@ from typing import Any
 __all__ = ["BudgetError", "BudgetLadder", "Rung", "Bracket", "hyperband_brackets"]
 
 
-class BudgetError(ValueError):
-    """A budget section breaks a rule; the message names the field."""
+from tuner.errors import BudgetError  # noqa: E402  (re-exported: one home for user errors)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import yaml
 
 from search_spaces import SearchSpace, SpaceError, load_space
 from tuner.budget import BudgetError, BudgetLadder
+from tuner.errors import ConfigError
 
 __all__ = ["ConfigError", "Experiment", "Resources", "load_experiment", "apply_overrides",
            "parse_experiment", "KNOWN_KEYS"]
@@ -47,8 +48,6 @@ KNOWN_KEYS = {
 }
 
 
-class ConfigError(ValueError):
-    """The experiment file (or an override) breaks a rule; the message names the field."""
 
 
 @dataclass(frozen=True)

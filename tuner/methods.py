@@ -59,8 +59,7 @@ MF_SEARCHERS = {"mf-tpe": "TPE fitted on the highest rung with enough points (BO
 _PBT_SEARCHERS = frozenset({"random", "grid"})
 
 
-class MethodError(ValueError):
-    """A method/searcher/scheduler name is unknown or the pair does not work together."""
+from tuner.errors import MethodError  # noqa: E402  (re-exported)
 
 
 def searcher_names() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from search_spaces import SearchSpace
+from tuner.errors import ConfigError
 
 __all__ = ["check_trainable", "get_trainable", "resolve", "check_searcher_space",
            "build_searcher", "build_scheduler"]
@@ -23,8 +24,6 @@ def _trainables() -> dict:
 
 
 def check_trainable(name: str) -> None:
-    from tuner.config import ConfigError
-
     known = _trainables()
     if name not in known and not _is_import_path(name):
         raise ConfigError(f"trainable: unknown {name!r}; one of {', '.join(sorted(known))} "
@@ -41,8 +40,6 @@ def get_trainable(name: str) -> type:
     if name in known:
         return known[name]
     import importlib
-
-    from tuner.config import ConfigError
 
     module, _, attr = name.partition(":")
     try:

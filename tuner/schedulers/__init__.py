@@ -50,8 +50,7 @@ SCHEDULERS: dict[str, str] = {
 PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt"})
 
 
-class SchedulerError(ValueError):
-    """A scheduler name or option is wrong; the message names it and the valid choices."""
+from tuner.errors import SchedulerError  # noqa: E402  (re-exported)
 
 
 def _fifo(ladder, *, metric, mode, seed, **options):
