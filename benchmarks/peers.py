@@ -5,15 +5,19 @@ use for it (pending-trial limit, concurrency limit), so the simulated-time runne
 all alike and each is charged the same budget on the same clock:
 
 * ``random`` — our ``RandomSearcher``, every trial to full fidelity.
-* ours — ``tuner.methods.resolve(method=…)`` → searcher + scheduler names, built exactly as
-  ``tuner launch`` builds them (``max_concurrent_trials`` = workers → ``ConcurrencyLimiter``).
+* ours — ``tuner.methods.resolve(method=…)`` → searcher + scheduler names, built by
+  ``tuner.wiring.wire``, the function ``tuner launch`` calls (``max_concurrent_trials`` from
+  ``concurrency_hint`` with workers as slots → ``ConcurrencyLimiter``).
 * ``ray-asha`` — Ray's ``BasicVariantGenerator`` sampling (independent draws from Ray domains)
   + Ray's ``ASHAScheduler`` with its defaults (grace 1, η=4); 200 pending trials, no limiter.
 * ``ray-hyperopt-asha`` — Ray's ``HyperOptSearch`` + ``ASHAScheduler`` as Ray wires them: the
   searcher learns only from completed (incl. early-stopped) trials (ray-project/ray#6056).
-* ``optuna-tpe`` / ``optuna-tpe-hyperband`` / ``optuna-tpe-median`` — Optuna ask/tell on the same
-  clock: ``TPESampler(multivariate=True)`` at full fidelity, or with ``HyperbandPruner`` /
-  ``MedianPruner`` deciding at every report.
+* ``optuna-study-tpe`` / ``optuna-study-tpe-hyperband`` / ``optuna-study-tpe-median`` — Optuna
+  used as an Optuna user writes it (its own study, ask/tell) on the same clock:
+  ``TPESampler(multivariate=True)`` at full fidelity, or with ``HyperbandPruner`` /
+  ``MedianPruner`` deciding at every report. Named apart from our shipped ``optuna-tpe``
+  searcher (multivariate + group + constant liar, behind Ray's searcher protocol), which runs
+  here as method ``optuna-tpe`` like every method of ours.
 
 Conditional spaces are given to the Ray peers flat (every parameter, inactive ones dropped at
 evaluation), as a Ray user would write them; Optuna asks conditionals define-by-run.
@@ -34,10 +38,14 @@ from tuner.budget import BudgetLadder
 
 __all__ = ["ALL_METHODS", "OURS", "PEERS", "Setup", "build", "default_ladder"]
 
-PEERS = ("random", "ray-asha", "ray-hyperopt-asha", "optuna-tpe", "optuna-tpe-hyperband",
-         "optuna-tpe-median")
-OURS = ("asha", "hyperband", "bohb", "asha-tpe", "asha-hyperopt", "asha-pso", "median", "tpe",
-        "bayesopt", "pso")
+OPTUNA_PEERS = ("optuna-study-tpe", "optuna-study-tpe-hyperband", "optuna-study-tpe-median")
+PEERS = ("random", "ray-asha", "ray-hyperopt-asha") + OPTUNA_PEERS
+OURS = ("asha", "hyperband", "bohb", "asha-mf-optuna-tpe", "asha-hyperopt-tpe", "asha-pso",
+        "asha-checked-pso",
+        "median", "hyperopt-tpe", "optuna-tpe", "bayesopt", "pso")
+# optional (the ``bench`` extra): peers that retrain at every fidelity they ask for
+EXTRA_PEERS = ("dehb",)
+PEERS = PEERS + EXTRA_PEERS
 ALL_METHODS = PEERS + OURS
 
 @dataclass
@@ -61,21 +69,17 @@ def default_ladder(bench, eta: int = 3) -> BudgetLadder:
 
 
 def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
-    from tuner import methods
-    from tuner.schedulers import concurrency_hint, make_scheduler
+    """``tuner.wiring.wire`` — the very call ``tuner launch`` makes — with slots = workers:
+    ``max_concurrent_trials`` → ``ConcurrencyLimiter``, and Ray then keeps that many pending."""
+    from tuner import methods, wiring
 
-    searcher_name, scheduler_name = methods.resolve(method=name)
+    searcher_name, scheduler_name = methods.resolve(method=name, space=bench.space)
     ladder = default_ladder(bench)
-    kw = {"metric": bench.metric, "mode": bench.mode, "seed": seed}
-    searcher = methods.build_searcher(searcher_name, bench.space, ladder,
-                                      points_to_evaluate=None, **kw)
-    opts = {"space": bench.space} if scheduler_name == "pbt" else {}
-    scheduler = make_scheduler(scheduler_name, ladder, **kw, **opts)
+    w = wiring.wire(searcher_name, scheduler_name, bench.space, ladder, metric=bench.metric,
+                    mode=bench.mode, seed=seed, slots=workers)
     task = SimTask(bench, ladder, multi_fidelity=scheduler_name != "fifo")
-    # tuner launch: max_concurrent_trials = concurrency_hint(...) → ConcurrencyLimiter, and
-    # Ray then keeps that many trials pending
-    limit = concurrency_hint(scheduler_name, ladder, workers, None)
-    return Setup(task, searcher, scheduler, {"max_concurrent": limit, "max_pending": limit})
+    return Setup(task, w.searcher, w.scheduler,
+                 {"max_concurrent": w.max_concurrent, "max_pending": w.max_concurrent})
 
 
 # Ray Tune out of the box -----------------------------------------------------------------------
@@ -217,16 +221,16 @@ def _build_optuna(name: str, bench, seed: int, workers: int) -> Setup:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ladder = default_ladder(bench)
     pruner: Any = optuna.pruners.NopPruner()
-    if name == "optuna-tpe-hyperband":
+    if name == "optuna-study-tpe-hyperband":
         pruner = optuna.pruners.HyperbandPruner(min_resource=ladder.min, max_resource=ladder.max,
                                                 reduction_factor=3)
-    elif name == "optuna-tpe-median":
+    elif name == "optuna-study-tpe-median":
         pruner = optuna.pruners.MedianPruner(n_warmup_steps=ladder.min)
     sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
     study = optuna.create_study(direction="maximize" if bench.mode == "max" else "minimize",
                                 sampler=sampler, pruner=pruner)
     shared = _OptunaShared(bench.space, study)
-    task = SimTask(bench, ladder, multi_fidelity=name != "optuna-tpe")
+    task = SimTask(bench, ladder, multi_fidelity=name != "optuna-study-tpe")
     return Setup(task, OptunaAskSearcher(shared, bench.metric, bench.mode),
                  OptunaPruningScheduler(shared, ladder.max, bench.metric),
                  {"max_concurrent": None, "max_pending": 1})
@@ -251,7 +255,11 @@ def build(name: str, bench, *, seed: int, workers: int) -> Setup:
         if name not in PEERS:
             raise KeyError(f"unknown Ray peer {name!r}; one of ray-asha, ray-hyperopt-asha")
         return _build_ray(name, bench, seed, workers)
-    if name.startswith("optuna-tpe"):
+    if name in EXTRA_PEERS:
+        from benchmarks.retraining_peers import build_retraining
+
+        return Setup(*build_retraining(name, bench, default_ladder(bench), seed, workers))
+    if name.startswith("optuna-study"):
         if name not in PEERS:
             raise KeyError(f"unknown Optuna peer {name!r}")
         return _build_optuna(name, bench, seed, workers)

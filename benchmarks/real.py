@@ -1,7 +1,7 @@
 """The same comparison on a real trainable: methods × seeds of the digits MLP through the real
 ``tuner`` runner on a local Ray — does the simulated ranking hold for real training?
 
-    python -m benchmarks.real --methods random,asha,asha-hyperopt,asha-tpe --seeds 3 \
+    python -m benchmarks.real --methods random,asha,asha-hyperopt-tpe,asha-mf-optuna-tpe --seeds 3 \
         --num-samples 16 --out benchmarks/results/real-digits
 
 Each run is ``tuner launch examples/digits_mlp.yaml --set method=M --set seed=S`` executed
@@ -71,7 +71,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="random,asha,asha-hyperopt,asha-tpe")
+    parser.add_argument("--methods", default="random,asha,asha-hyperopt-tpe,asha-mf-optuna-tpe")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--num-samples", type=int, default=16)
     parser.add_argument("--max-epochs", type=int, default=27)

@@ -30,13 +30,13 @@ from tuner.budget import BudgetLadder
 
 __all__ = ["asha_workers", "decision_times", "main"]
 
-SCALE_METHODS = ("random", "asha", "hyperband", "asha-tpe", "ray-asha")
+SCALE_METHODS = ("random", "asha", "hyperband", "asha-mf-optuna-tpe", "ray-asha")
 
 
 def _setup(method: str, bench, seed: int, workers: int):
     from benchmarks import peers
 
-    if method in ("random", "asha", "hyperband", "asha-tpe", "bohb", "median"):
+    if method in ("random", "asha", "hyperband", "asha-mf-optuna-tpe", "bohb", "median"):
         from tuner import methods
         from tuner.schedulers import make_scheduler
 

@@ -46,6 +46,10 @@ class SimTask:
     at ``max`` (cost 1).
     """
 
+    # config key of a trial that starts *at* a level (a fresh fit on that fraction of the data,
+    # asked for by a peer that retrains per fidelity: benchmarks/retraining_peers.py)
+    START = "__sim_start_level__"
+
     def __init__(self, benchmark, ladder: BudgetLadder, *, multi_fidelity: bool = True):
         self.bench, self.ladder = benchmark, ladder
         self.metric, self.mode = benchmark.metric, benchmark.mode
@@ -210,6 +214,23 @@ class Trajectory:
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(getattr(self, k)) for k in ("spent", "clock", "value", "level")}
 
+    def incumbent(self, mode: str, *, level: int | None = None) -> np.ndarray:
+        """Best value so far after each result; NaN until the first one that counts.
+
+        Counted: results reported within the budget (the one that crosses it finished after
+        the budget ran out, so it counts nowhere) and, with ``level``, only results at that
+        level — the full-fidelity incumbent, what a user can deploy: a low-fidelity value can
+        exceed anything full fidelity reaches (rbv2_rpart, issue 12).
+        """
+        a = self.arrays()
+        keep = a["spent"] <= self.budget * (1 + 1e-12)
+        if level is not None:
+            keep &= a["level"] == level
+        worst = -np.inf if mode == "max" else np.inf
+        value = np.where(keep, a["value"].astype(float), worst)
+        best = np.maximum.accumulate(value) if mode == "max" else np.minimum.accumulate(value)
+        return np.where(np.isfinite(best), best, np.nan) if len(best) else best
+
 
 def simulate(task: SimTask, searcher: Searcher, scheduler: TrialScheduler, *, workers: int = 4,
              budget: float = math.inf, max_concurrent: int | None | str = "workers",
@@ -246,7 +267,8 @@ def simulate(task: SimTask, searcher: Searcher, scheduler: TrialScheduler, *, wo
 
     def start(trial: SimTrial) -> None:
         nonlocal free
-        level = task.first_level() if trial.level == 0 else task.next_level(trial.level)
+        level = (trial.config.get(SimTask.START) or task.first_level()) if trial.level == 0 \
+            else task.next_level(trial.level)
         value, seconds = trial.curve.at(level)
         trial.status = RUNNING
         n = next(seq)

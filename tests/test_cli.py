@@ -49,7 +49,12 @@ def test_dry_run_prints_plan_and_starts_nothing(tmp_path, capsys):
     rc = main(["launch", DEMO, "--dry-run", "--storage", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "rungs" in out and "24" in out and "CPU" in out
+    lines = [line.rstrip() for line in out.splitlines()]
+    # the demo's own values, each on the line that states it
+    assert "trials       24   seed 0   max concurrent as resources allow" in lines
+    assert "rungs        1 ep @ 1 data, 3 ep @ 1 data, 9 ep @ 1 data, 27 ep @ 1 data" in lines
+    assert any(line.startswith("resources    1 CPU, 0 GPU per trial") for line in lines)
+    assert "  bracket s=0: 24@1  8@3  ~3@9  <1@27   [~72 epochs]" in lines  # the ASHA plan
     assert not os.listdir(tmp_path)  # nothing written
 
 

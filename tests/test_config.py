@@ -32,7 +32,7 @@ def error_of(**changes) -> str:
 
 def test_demo_experiment_is_valid():
     exp = parse()
-    assert exp.trainable == "mlp" and exp.searcher == "tpe" and exp.scheduler == "asha"
+    assert exp.trainable == "mlp" and exp.searcher == "hyperopt-tpe" and exp.scheduler == "asha"
     assert exp.num_samples >= 24
     assert {"lr", "weight_decay", "hidden", "depth", "dropout", "batch_size"} <= set(exp.space)
     assert exp.space["lr"].log and exp.space["weight_decay"].log
@@ -127,7 +127,7 @@ def test_overrides_by_dotted_path():
     raw = apply_overrides(BASE, ["searcher=random", "budget.max=9", "resources.gpus=0.5"])
     assert raw["searcher"] == "random" and raw["budget"]["max"] == 9
     assert raw["resources"]["gpus"] == 0.5
-    assert BASE["searcher"] == "tpe"  # the original is untouched
+    assert BASE["searcher"] == "hyperopt-tpe"  # the original is untouched
 
 
 def test_override_into_named_component_keeps_its_name():
@@ -159,11 +159,11 @@ def test_invalid_yaml_names_line(tmp_path):
 
 
 def test_set_method_replaces_the_files_searcher_and_scheduler():
-    path = ROOT / "examples" / "digits_mlp.yaml"  # has searcher: tpe, scheduler: asha
+    path = ROOT / "examples" / "digits_mlp.yaml"  # has searcher: hyperopt-tpe, scheduler: asha
     exp = load_experiment(path, ["method=hyperband"])
     assert (exp.searcher, exp.scheduler) == ("random", "hyperband")
     exp = load_experiment(path, ["method=hyperband", "searcher=tpe"])
-    assert (exp.searcher, exp.scheduler) == ("tpe", "hyperband")
+    assert (exp.searcher, exp.scheduler) == ("hyperopt-tpe", "hyperband")  # old name accepted
 
 
 def test_pbt_never_mutates_keys_that_reshape_the_weights():
@@ -185,4 +185,4 @@ def test_default_method_depends_on_the_space():
     categorical = parse(searcher=None, scheduler=None,
                         space={"optimizer": {"type": "categorical", "choices": ["adam", "sgd"]},
                                "hidden": {"type": "categorical", "choices": [64, 128]}})
-    assert (categorical.searcher, categorical.scheduler) == ("tpe", "asha")
+    assert (categorical.searcher, categorical.scheduler) == ("hyperopt-tpe", "asha")

@@ -23,6 +23,7 @@ _LAZY = {
     "TransformerTrainable": "trainables.base",
     "make_trainable": "trainables.base",
     "evaluate_checkpoint": "trainables.evaluate",
+    "load_model": "trainables.evaluate",
     "TRAINABLES": "trainables.registry",
     "get_trainable": "trainables.registry",
 }
@@ -50,6 +51,7 @@ __all__ = [
     "evaluate_checkpoint",
     "get_trainable",
     "load_dataset",
+    "load_model",
     "make_trainable",
     "register_dataset",
     "subset",

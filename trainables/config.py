@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trainables.schedules import LR_SCHEDULES, OPTIMIZERS
+from trainables.schedules import LR_SCHEDULES, OPTIMIZERS, REG_SCHEDULES
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = ("float16", "bfloat16")
@@ -53,6 +53,17 @@ class TrainConfig:
     plateau_factor: float = 0.5  # plateau: multiplier at each cut
     hypergrad_beta: float | None = None  # hypergradient: lr of the lr; None = 1e-3 sgd, 1e-7 adam
     eval_batch_size: int = 2048  # validation/test batch size (memory only; no effect on results)
+    # regularisation driven by the generalisation gap (schedules.GapFeedback)
+    wd_schedule: str = "constant"  # constant | feedback (weight decay follows the gap)
+    wd_min: float = 1e-5  # feedback: weight decay never below this (> 0: it moves by ×/÷)
+    wd_max: float = 0.1  # feedback: weight decay never above this
+    wd_factor: float = 2.0  # feedback: × when the gap widens, ÷ when it closes
+    dropout_schedule: str = "constant"  # constant | feedback (dropout follows the gap)
+    dropout_min: float = 0.0  # feedback: dropout never below this
+    dropout_max: float = 0.5  # feedback: dropout never above this
+    dropout_step: float = 0.05  # feedback: + when the gap widens, - when it closes
+    gap_smoothing: float = 0.5  # feedback: EMA weight of the previous smoothed gap, in [0, 1)
+    gap_tolerance: float = 0.0  # feedback: gap changes within ± this hold the value
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -86,6 +97,25 @@ class TrainConfig:
             raise ConfigError(f"max_epochs must be >= 1, got {self.max_epochs}")
         if self.fidelity_schedule is not None:
             self.fidelity_schedule = _fidelity(self.fidelity_schedule)
+        self._validate_feedback()
+
+    def _validate_feedback(self) -> None:
+        _choice("wd_schedule", self.wd_schedule, REG_SCHEDULES)
+        _choice("dropout_schedule", self.dropout_schedule, REG_SCHEDULES)
+        if not 0 < self.wd_min <= self.wd_max:
+            raise ConfigError(f"wd_min must be > 0 and <= wd_max, got wd_min={self.wd_min}, "
+                              f"wd_max={self.wd_max}")
+        if not self.wd_factor > 1:
+            raise ConfigError(f"wd_factor must be > 1, got {self.wd_factor}")
+        if not 0 <= self.dropout_min <= self.dropout_max < 1:
+            raise ConfigError(f"need 0 <= dropout_min <= dropout_max < 1, got dropout_min="
+                              f"{self.dropout_min}, dropout_max={self.dropout_max}")
+        if not self.dropout_step > 0:
+            raise ConfigError(f"dropout_step must be > 0, got {self.dropout_step}")
+        if not 0 <= self.gap_smoothing < 1:
+            raise ConfigError(f"gap_smoothing must be in [0, 1), got {self.gap_smoothing}")
+        if self.gap_tolerance < 0:
+            raise ConfigError(f"gap_tolerance must be >= 0, got {self.gap_tolerance}")
 
     def data_fraction(self, epoch: int) -> float:
         """Training fraction for 1-based `epoch`: the first pair with up_to_epoch >= epoch."""

@@ -24,7 +24,14 @@ from torch import nn
 from trainables.config import ConfigError, TrainConfig
 from trainables.data import Dataset, load_dataset, subset
 from trainables.loop import evaluate, train_epoch
-from trainables.schedules import build_optimizer, build_scheduler, step_scheduler
+from trainables.schedules import (
+    build_feedback,
+    build_optimizer,
+    build_scheduler,
+    set_dropout,
+    set_weight_decay,
+    step_scheduler,
+)
 
 ModelFactory = Callable[[Mapping[str, Any], Dataset], nn.Module]
 DataFactory = Callable[[TrainConfig], Dataset]
@@ -86,7 +93,7 @@ class TrainingRun:
         self.device = resolve_device(cfg.device, assigned_gpus)
         self.data = load_data(cfg)
         _seed_everything(cfg.seed)
-        self.model = build_model(self.config, self.data).to(self.device)
+        self.model = build_model(self._model_config(), self.data).to(self.device)
         if cfg.channels_last and self.device.type == "cuda" and len(self.data.input_shape) == 3:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
@@ -116,12 +123,47 @@ class TrainingRun:
             torch.amp.GradScaler("cuda") if use_amp and cfg.amp_dtype == "float16" else None
         )
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.feedback = build_feedback(cfg, float(self.config.get("dropout", 0.0) or 0.0))
+        self._apply_feedback()
         self.epoch = 0
         self._x_train, self._y_train = self._to_device(*self.data.split("train"))
         self._x_val, self._y_val = self._to_device(*self.data.split("val"))
         self._fractions: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _model_config(self) -> dict[str, Any]:
+        """The config the model is built from. With dropout feedback the model is built with
+        a non-zero dropout (the MLP adds dropout layers only for ``dropout > 0``); the value
+        in force is set on the modules right after (:meth:`_apply_feedback`)."""
+        if self.cfg.dropout_schedule != "feedback":
+            return self.config
+        return {**self.config, "dropout": self.cfg.dropout_max or 0.5}
+
+    def _apply_feedback(self) -> None:
+        """Put the feedback controllers' current values into the optimiser and the model."""
+        if "weight_decay" in self.feedback:
+            set_weight_decay(self.optimizer, self.feedback["weight_decay"].value)
+        if "dropout" in self.feedback and not set_dropout(self.model,
+                                                          self.feedback["dropout"].value):
+            raise ConfigError("dropout_schedule: feedback needs a model with dropout layers; "
+                              f"{type(self.model).__name__} has none")
+
+    def _feedback_step(self, x: torch.Tensor, y: torch.Tensor, val_loss: float) -> dict:
+        """Update the gap-driven regularisers after an epoch; return what to report.
+
+        Both losses are measured in eval mode (dropout off) on this epoch's training data and
+        the validation split, so raising dropout does not itself close the gap."""
+        if not self.feedback:
+            return {}
+        train_loss, _ = evaluate(self.forward, x, y, batch_size=self.cfg.eval_batch_size,
+                                 amp_dtype=self.amp_dtype)
+        out = {name: fb.value for name, fb in self.feedback.items()}  # in force this epoch
+        for fb in self.feedback.values():
+            fb.update(train_loss, val_loss)
+        self._apply_feedback()
+        gap = next(iter(self.feedback.values())).gap
+        return {**out, "eval_train_loss": train_loss, "smoothed_gap": gap}
 
     def _to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x.to(self.device, non_blocking=True)
@@ -184,6 +226,7 @@ class TrainingRun:
         )
         step_scheduler(self.scheduler, val_loss)
         metrics.update(val_loss=val_loss, val_accuracy=val_acc)
+        metrics.update(self._feedback_step(x, y, val_loss))
         metrics["peak_memory_mb"] = peak_memory_mb(self.device)
         if self.cfg.max_epochs is not None and epoch >= self.cfg.max_epochs:
             metrics["done"] = True
@@ -209,6 +252,7 @@ class TrainingRun:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            "feedback": {name: fb.state_dict() for name, fb in self.feedback.items()},
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -225,6 +269,11 @@ class TrainingRun:
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self._apply_hyperparameters(float(state.get("base_lr", self.cfg.lr)))
+        saved = state.get("feedback") or {}
+        for name, fb in self.feedback.items():
+            if name in saved:  # else a checkpoint from a run without feedback: start afresh
+                fb.load_state_dict(saved[name])
+        self._apply_feedback()
         if self.scaler is not None and state.get("scaler") is not None:
             self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]

@@ -11,12 +11,16 @@ Schedules are stepped once per epoch (after validation), so `lr` at epoch `e` (0
 |               | lr * 0.5 * (1 + cos(pi * (e - W) / (T - W)))  (T = max_epochs or 100)    |
 | plateau       | lr * plateau_factor after `plateau_patience` epochs without val-loss gain |
 | hypergradient | adapted every batch by hypergradient descent (see `hypergradient.py`)   |
+
+Regularisation strategies (`wd_schedule`, `dropout_schedule`): `constant` keeps the config's
+value; `feedback` follows the generalisation gap, see :class:`GapFeedback`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -27,6 +31,7 @@ from trainables.hypergradient import DEFAULT_BETA, HypergradientOptimizer
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau", "hypergradient")
 DEFAULT_HORIZON = 100  # cosine length when max_epochs is not set
+REG_SCHEDULES = ("constant", "feedback")
 
 
 def build_optimizer(
@@ -120,3 +125,106 @@ def step_scheduler(scheduler: Any | None, val_loss: float) -> None:
         scheduler.step(val_loss)
     else:
         scheduler.step()
+
+
+@dataclass
+class GapFeedback:
+    """A regulariser driven by the generalisation gap: up when it widens, down when it closes.
+
+    After each epoch the gap ``val_loss - train_loss`` is smoothed by an exponential moving
+    average, ``g_t = s * g_{t-1} + (1 - s) * gap_t`` (``g_1 = gap_1``). Compared with the
+    previous smoothed gap:
+
+    * widened (``g_t > g_{t-1} + tolerance``) while positive (the model fits the training
+      data better than the validation data): ``value`` rises;
+    * closed (``g_t < g_{t-1} - tolerance``): ``value`` falls;
+    * otherwise it is held. It always stays in ``[low, high]``.
+
+    ``mode="multiply"`` moves by ``× step`` / ``÷ step`` (weight decay spans decades);
+    ``mode="add"`` by ``± step`` (dropout is a probability). The value in force for epoch
+    ``t + 1`` is what :meth:`update` returns after epoch ``t``. Why our own: Keras'
+    ``ReduceLROnPlateau`` and torch's schedulers react to one metric's plateau, never to the
+    gap between two, and neither touches weight decay or dropout.
+    """
+
+    value: float
+    low: float
+    high: float
+    step: float
+    mode: str = "multiply"  # multiply | add
+    smoothing: float = 0.5
+    tolerance: float = 0.0
+    gap: float | None = None  # the smoothed gap after the last update
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("multiply", "add"):
+            raise ValueError(f"GapFeedback mode must be 'multiply' or 'add', got {self.mode!r}")
+        self.value = self._clip(self.value)
+
+    def _clip(self, value: float) -> float:
+        return float(min(self.high, max(self.low, value)))
+
+    def update(self, train_loss: float, val_loss: float) -> float:
+        """Take one epoch's losses; return the value for the next epoch."""
+        raw = float(val_loss) - float(train_loss)
+        if not math.isfinite(raw):
+            return self.value
+        previous = self.gap
+        self.gap = raw if previous is None else (self.smoothing * previous
+                                                 + (1.0 - self.smoothing) * raw)
+        if previous is None:
+            return self.value
+        up = self.value * self.step if self.mode == "multiply" else self.value + self.step
+        down = self.value / self.step if self.mode == "multiply" else self.value - self.step
+        if self.gap > previous + self.tolerance and self.gap > 0:
+            self.value = self._clip(up)
+        elif self.gap < previous - self.tolerance:
+            self.value = self._clip(down)
+        return self.value
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's value and smoothed gap, inside *this* config's bounds
+        (after a PBT exploit the bounds may be mutated ones)."""
+        self.gap = state["gap"]
+        self.value = self._clip(state["value"])
+
+
+def build_feedback(cfg: Any, dropout: float) -> dict[str, GapFeedback]:
+    """``{"weight_decay": …, "dropout": …}`` controllers for the strategies set to feedback.
+
+    Weight decay starts at the config's ``weight_decay`` clipped into ``[wd_min, wd_max]``
+    and moves by ``× / ÷ wd_factor``; dropout starts at the model's ``dropout`` clipped into
+    ``[dropout_min, dropout_max]`` and moves by ``± dropout_step``."""
+    out = {}
+    common = dict(smoothing=cfg.gap_smoothing, tolerance=cfg.gap_tolerance)
+    if cfg.wd_schedule == "feedback":
+        out["weight_decay"] = GapFeedback(cfg.weight_decay, cfg.wd_min, cfg.wd_max,
+                                          cfg.wd_factor, "multiply", **common)
+    if cfg.dropout_schedule == "feedback":
+        out["dropout"] = GapFeedback(dropout, cfg.dropout_min, cfg.dropout_max,
+                                     cfg.dropout_step, "add", **common)
+    return out
+
+
+def set_weight_decay(optimizer: Any, value: float) -> None:
+    for group in optimizer.param_groups:
+        group["weight_decay"] = value
+
+
+def set_dropout(model: torch.nn.Module, p: float) -> int:
+    """Set the drop probability of every dropout in ``model``; returns how many were set.
+
+    ``nn.Dropout`` modules read ``p`` at each forward; ``nn.MultiheadAttention`` keeps its
+    own float ``dropout``."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            module.p = p
+            count += 1
+        elif isinstance(module, torch.nn.MultiheadAttention):
+            module.dropout = p
+            count += 1
+    return count

@@ -17,6 +17,7 @@ EPILOG = """examples:
   tuner launch examples/digits_mlp.yaml
   tuner launch examples/digits_mlp.yaml --set searcher=random --set budget.max=9 --name quick
   tuner launch examples/digits_mlp.yaml --dry-run
+  tuner launch results/digits_mlp/manifest.json      # rerun a recorded run, new name
   tuner launch examples/digits_mlp.yaml --address auto --storage s3://bucket/tuner
   tuner plan --scheduler hyperband --min 1 --max 81 --eta 3
   tuner methods
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run EXPERIMENT.yaml: sample configs with the searcher, stop poor trials "
                     "with the scheduler, then write trials.csv, best.json (with the test-set "
                     "score of the winner), report.md and curves.png to <storage>/<name>/.")
-    launch.add_argument("experiment", help="experiment YAML file (see examples/)")
+    launch.add_argument("experiment", help="experiment YAML file (see examples/), or a run's "
+                        "manifest.json to rerun it under a new name")
     launch.add_argument("--address", help="join a running Ray cluster (e.g. auto, "
                         "127.0.0.1:6379); default: start a local Ray on 127.0.0.1")
     launch.add_argument("--storage", help="results directory or URI (default: ./results)")
@@ -48,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--dry-run", action="store_true",
                         help="validate everything and print the plan; start nothing")
     launch.add_argument("--resume", action="store_true",
-                        help="continue an interrupted experiment of that name")
+                        help="continue an interrupted experiment of that name (a larger "
+                             "--num-samples adds trials; other changes are refused)")
+    launch.add_argument("--quiet", action="store_true",
+                        help="print nothing but errors and the final result line")
     launch.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     plan = sub.add_parser(
@@ -68,14 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("methods", help="list the named methods, searchers and schedulers",
                    description="List every named method (searcher + scheduler composition).")
+    from tuner import confirm, refine  # their subcommands live with their code
+
+    refine.add_parser(sub)
+    confirm.add_parser(sub)
+    from tuner import dashboard  # tuner dashboard NAME: optuna-dashboard over the run's journal
+
+    dashboard.add_parser(sub)
     return parser
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from tuner.config import load_experiment
-
-    exp = load_experiment(args.experiment, args.overrides, name=args.name,
-                          storage=args.storage, num_samples=args.num_samples, seed=args.seed)
+    exp = _load(args)
     if args.dry_run:
         from tuner import registry
         from tuner.runner import _check_results_dir, plan_text
@@ -91,8 +100,36 @@ def _launch(args: argparse.Namespace) -> int:
         return 0
     from tuner.runner import run
 
-    outcome = run(exp, address=args.address, resume=args.resume)
-    return 0 if outcome.best is not None else 1
+    outcome = run(exp, address=args.address, resume=args.resume, quiet=args.quiet,
+                  argv=["tuner", *sys.argv[1:]] if sys.argv else None)
+    if outcome.interrupted:
+        print(f"tuner: interrupted; continue with: tuner launch {args.experiment} --resume"
+              + (f" --name {exp.name}" if args.name else ""), file=sys.stderr)
+        return 130
+    return 0 if outcome.best is not None or outcome.finished_before else 1
+
+
+def _load(args: argparse.Namespace):
+    """The experiment of a YAML file, or of a run's manifest.json (a rerun, new name)."""
+    from tuner.config import load_experiment, parse_experiment
+    from tuner.manifest import rerun_raw
+
+    cli = dict(name=args.name, storage=args.storage, num_samples=args.num_samples,
+               seed=args.seed)
+    if not str(args.experiment).endswith(".json"):
+        return load_experiment(args.experiment, args.overrides, **cli)
+    if args.resume:
+        from tuner.errors import ConfigError
+
+        raise ConfigError("--resume: give the experiment file, not a manifest (a manifest "
+                          "starts a rerun under a new name)")
+    from pathlib import Path
+
+    from tuner.config import apply_overrides
+
+    raw = apply_overrides(rerun_raw(args.experiment, args.name), args.overrides)
+    raw.update({k: v for k, v in cli.items() if v is not None and k != "name"})
+    return parse_experiment(raw, base_dir=Path.cwd())
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -105,18 +142,22 @@ def _plan(args: argparse.Namespace) -> int:
         ladder, scheduler, n = exp.budget, exp.scheduler, exp.num_samples
         fields = {"min": ladder.min, "max": ladder.max, "eta": ladder.eta,
                   "data_fraction": ladder.data_fraction}
+        # the file's scheduler options, as the run builds it (brackets, grace_period, …)
+        options, space = dict(exp.scheduler_options), exp.space
     else:
         if args.scheduler is None:
             raise ConfigError("plan: give an experiment file or --scheduler (with --min, "
                               "--max, --eta)")
-        scheduler, n, fields = args.scheduler, None, {}
+        scheduler, n, fields, options, space = args.scheduler, None, {}, {}, None
     for key in ("min", "max", "eta"):
         if getattr(args, key) is not None:
             fields[key] = getattr(args, key)
+    if args.scheduler and args.scheduler != scheduler:
+        options = {}  # the file's options belong to the file's scheduler
     scheduler = args.scheduler or scheduler
     n = args.num_samples or n
     ladder = BudgetLadder(**fields)
-    out = plan(ladder, scheduler, num_samples=n)
+    out = plan(ladder, scheduler, num_samples=n, space=space, **options)
     print(json.dumps(out, indent=2) if args.json else format_plan(out))
     return 0
 
@@ -147,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             return _launch(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command in ("refine", "confirm", "dashboard"):
+            return args.handler(args)
         return _methods()
     except (ConfigError, SpaceError, BudgetError) as exc:
         if args.debug:

@@ -26,7 +26,10 @@ __all__ = ["ConfigError", "Experiment", "Resources", "load_experiment", "apply_o
 KNOWN_KEYS = {
     "name": "experiment name; results go to <storage>/<name>/ (default: the file's stem)",
     "description": "free text shown in the report",
-    "trainable": "trainable name, e.g. mlp, cnn, resnet, transformer",
+    "trainable": "mlp | cnn | resnet | transformer, or 'package.module:name' of your own "
+                 "function train(config) or ray.tune.Trainable class",
+    "evaluate": "optional test-set hook 'package.module:fn', fn(config, checkpoint) -> "
+                "{'test_accuracy': …}, run on the winner after tuning",
     "config": "fixed settings passed to every trial (dataset, seed of the data split, …)",
     "space": "search space: inline mapping, or a YAML file (path, or name under search_spaces/)",
     "method": "a named composition of searcher + scheduler (tuner methods lists them)",
@@ -45,6 +48,8 @@ KNOWN_KEYS = {
     "checkpoint_every": "checkpoint each N epochs (0: only at the end and when paused)",
     "checkpoint_interval_s": "…but not sooner than this many seconds of a trial's training "
                              "after its last checkpoint (default 10; 0: every N epochs)",
+    "packing": "{members: N | auto}: train trials of one model shape as one fused model "
+               "(docs/packing.md)",
 }
 
 
@@ -64,7 +69,7 @@ class Experiment:
     """A validated experiment: everything the runner needs, nothing left to parse."""
 
     name: str
-    trainable: str
+    trainable: Any  # registry name, "module:attr", or the class / function itself (Python API)
     space: SearchSpace
     searcher: str
     scheduler: str
@@ -85,6 +90,9 @@ class Experiment:
     checkpoint_every: int = 1
     checkpoint_interval_s: float = 10.0
     description: str = ""
+    evaluate: Any = None  # "module:fn" or a callable: fn(config, checkpoint) -> test metrics
+    origin: str = ""  # where searcher and scheduler came from (shown by --dry-run)
+    packing: Any = None  # members per pack (int), "auto", or None (off): tuner.packing
 
     @property
     def path(self) -> str:
@@ -97,6 +105,7 @@ class Experiment:
         fixed = dict(self.config)
         fixed.setdefault("seed", self.seed)
         fixed["max_epochs"] = self.budget.max
+        fixed["rung_epochs"] = [r.resource for r in self.budget.rungs()]
         schedule = self.budget.fidelity_schedule()
         if schedule:
             fixed["fidelity_schedule"] = schedule
@@ -208,10 +217,23 @@ def _component(raw: dict, key: str) -> tuple[str | None, dict]:
     if isinstance(value, dict):
         opts = dict(value)
         name = opts.pop("name", None)
-        if not isinstance(name, str):
+        if name is not None and not isinstance(name, str):
             raise ConfigError(f"{key}.name: expected a {key} name, got {name!r}")
+        # no name: options for the method's (or the default's) {key}, e.g. --set searcher.x=1
         return name, opts
     raise ConfigError(f"{key}: expected a name or a mapping with 'name', got {value!r}")
+
+
+def _origin(method: str | None, searcher: str | None, scheduler: str | None) -> str:
+    """Say where the searcher/scheduler pair comes from, for ``--dry-run``."""
+    if method is not None:
+        parts = [p for p, v in (("searcher", searcher), ("scheduler", scheduler)) if v]
+        return f"method {method}" + (f" with the file's {' and '.join(parts)}" if parts else "")
+    if searcher is None and scheduler is None:
+        return "the default method"
+    if scheduler is None:
+        return "searcher from the file, scheduler from the default method"
+    return "named in the file" if searcher else "scheduler from the file, random searcher"
 
 
 def _resources(raw: dict) -> Resources:
@@ -238,6 +260,8 @@ def _resources(raw: dict) -> Resources:
 
 def _space(raw: dict, base_dir: Path | None) -> SearchSpace:
     value = raw.get("space")
+    if isinstance(value, SearchSpace):
+        return value
     if value is None:
         raise ConfigError(f"space: missing; {KNOWN_KEYS['space']}")
     if isinstance(value, str) and base_dir is not None and (base_dir / value).is_file():
@@ -260,8 +284,18 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     name = _str(raw, "name", required=True)
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"name: must not contain '/', got {name!r}")
-    trainable = _str(raw, "trainable", required=True)
-    registry.check_trainable(trainable)
+    trainable = raw.get("trainable")
+    if trainable is None:
+        raise ConfigError(f"trainable: missing; {KNOWN_KEYS['trainable']}")
+    if isinstance(trainable, str):
+        trainable = _str(raw, "trainable", required=True)
+    from tuner import user_code
+
+    user_code.import_paths([str(base_dir)] if base_dir is not None else None)
+    info = user_code.resolve_trainable(trainable)
+    evaluate = raw.get("evaluate")
+    if evaluate is not None:
+        user_code.check_evaluate(evaluate)
 
     metric = _str(raw, "metric", required=True)
     mode = _str(raw, "mode", required=True)
@@ -272,6 +306,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     searcher, searcher_options = _component(raw, "searcher")
     scheduler, scheduler_options = _component(raw, "scheduler")
     nothing_named = method is None and searcher is None and scheduler is None
+    origin = _origin(method, searcher, scheduler)
     try:
         searcher, scheduler = registry.resolve(method, searcher, scheduler)
     except (KeyError, ValueError) as exc:  # tuner.methods.MethodError is a ValueError
@@ -286,8 +321,20 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         raise ConfigError(str(exc)) from None
 
     space = _space(raw, base_dir)
-    if nothing_named:  # the default depends on the space (PSO needs a numeric parameter)
-        searcher, scheduler = registry.resolve(None, None, None, space)
+    if nothing_named or origin.endswith("default method"):
+        # the default depends on the space (PSO needs a numeric parameter)
+        named = None if nothing_named else searcher
+        searcher, scheduler = registry.resolve(None, named, None, space)
+    registry.check_options("searcher", searcher, searcher_options)
+    registry.check_options("scheduler", scheduler, scheduler_options)
+    from tuner.schedulers import PAUSING_SCHEDULERS
+
+    if scheduler in PAUSING_SCHEDULERS and not info.resumable:
+        raise ConfigError(f"scheduler {scheduler} pauses trials and resumes them from their "
+                          f"checkpoints, but {info.label} "
+                          + ("never calls ray.tune.get_checkpoint()" if info.kind == "function"
+                             else "does not implement save_checkpoint")
+                          + "; use asha, median or fifo, or make it save and restore checkpoints")
     try:
         registry.check_searcher_space(searcher, space)
     except SpaceError as exc:
@@ -319,7 +366,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     if "://" not in storage:
         storage = os.path.abspath(os.path.expanduser(storage))
 
-    return Experiment(
+    exp = Experiment(
         name=name,
         trainable=trainable,
         space=space,
@@ -342,7 +389,15 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         checkpoint_every=_int(raw, "checkpoint_every", 1, minimum=0),
         checkpoint_interval_s=_seconds(raw, "checkpoint_interval_s", 10.0),
         description=str(raw.get("description", "") or ""),
+        evaluate=evaluate,
+        origin=origin,
     )
+    from tuner import packing
+
+    exp.packing = packing.parse_packing(raw.get("packing"))
+    if exp.packing is not None:
+        packing.check_packable(exp)  # a model vmap cannot batch: one line before Ray starts
+    return exp
 
 
 def _missing(key: str) -> Any:

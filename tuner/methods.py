@@ -19,9 +19,12 @@ __all__ = [
     "DEFAULT_METHOD",
     "DEFAULT_WITHOUT_NUMERIC",
     "METHODS",
+    "METHOD_ALIASES",
     "MF_SEARCHERS",
     "MethodError",
+    "SEARCHER_ALIASES",
     "build_searcher",
+    "canonical",
     "default_method",
     "describe",
     "resolve",
@@ -31,15 +34,22 @@ __all__ = [
 METHODS: dict[str, tuple[str, str, str]] = {
     "random": ("random", "fifo", "random search, every trial to the max budget"),
     "grid": ("grid", "fifo", "every point of a finite grid, to the max budget"),
-    "tpe": ("tpe", "fifo", "hyperopt TPE, every trial to the max budget"),
+    "hyperopt-tpe": ("hyperopt-tpe", "fifo", "hyperopt's TPE, every trial to the max budget"),
+    "optuna-tpe": ("optuna-tpe", "fifo",
+                   "Optuna's multivariate TPE (constant liar), every trial to the max budget"),
     "asha": ("random", "asha", "random search + asynchronous successive halving"),
     "hyperband": ("random", "hyperband", "random search + synchronous HyperBand (paper brackets)"),
-    "bohb": ("mf-tpe", "hyperband", "BOHB: TPE per rung + synchronous HyperBand"),
-    "asha-tpe": ("mf-tpe", "asha", "TPE per rung + ASHA (asynchronous BOHB)"),
-    "asha-hyperopt": ("tpe", "asha", "Ray's usual wiring: TPE on finished trials + ASHA"),
+    "bohb": ("mf-optuna-tpe", "hyperband", "BOHB: Optuna TPE per rung + synchronous HyperBand"),
+    "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha",
+                           "Optuna TPE per rung + ASHA (asynchronous BOHB)"),
+    "asha-hyperopt-tpe": ("hyperopt-tpe", "asha",
+                          "Ray's usual wiring: hyperopt's TPE on finished trials + ASHA"),
     "asha-pso": ("pso", "asha", "asynchronous PSO moved by each trial's last rung + ASHA"),
+    "asha-checked-pso": ("pso", "asha-checked",
+                         "asha-pso whose rungs stop trials only while they rank like the top"),
     "median": ("random", "median", "random search + median stopping rule"),
     "pbt": ("random", "pbt", "population based training from a random population"),
+    "pb2": ("random", "pb2", "population based bandits (GP-UCB explore), random population"),
     "bayesopt": ("bayesopt", "fifo", "Gaussian-process Bayesian optimisation, full budget"),
     "pso": ("pso", "fifo", "particle swarm optimisation, full budget"),
 }
@@ -50,10 +60,18 @@ METHODS: dict[str, tuple[str, str, str]] = {
 # trainsize-fidelity instances, but needs every trial trained to the end.
 DEFAULT_METHOD = "asha-pso"
 # PSO needs a numeric parameter to move along: on a space without one the default is this.
-DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt"
+DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt-tpe"
 
 # Searchers that live here because they need the ladder (they learn per rung).
-MF_SEARCHERS = {"mf-tpe": "TPE fitted on the highest rung with enough points (BOHB's model)"}
+MF_SEARCHERS = {"mf-optuna-tpe": "Optuna's TPE fitted on the highest rung with enough points "
+                                  "(BOHB's model)"}
+
+# Old names that did not say whose TPE they ran (issue 12): still accepted, with one
+# deprecation line per name and process.
+METHOD_ALIASES = {"tpe": "hyperopt-tpe", "asha-tpe": "asha-mf-optuna-tpe",
+                  "asha-hyperopt": "asha-hyperopt-tpe"}
+SEARCHER_ALIASES = {"tpe": "hyperopt-tpe", "mf-tpe": "mf-optuna-tpe"}
+_warned: set[tuple[str, str]] = set()
 
 # A learning searcher next to PBT would be fed results of configs PBT has since changed.
 _PBT_SEARCHERS = frozenset({"random", "grid"})
@@ -82,11 +100,30 @@ def default_method(space: SearchSpace | None = None) -> str:
     return DEFAULT_METHOD
 
 
+def canonical(kind: str, name: str | None) -> str | None:
+    """The current name for ``name`` (a ``method`` or ``searcher``); an old alias prints one
+    deprecation line to stderr, once per name and process, so logs stay readable."""
+    aliases = METHOD_ALIASES if kind == "method" else SEARCHER_ALIASES
+    if name not in aliases:
+        return name
+    new = aliases[name]
+    if (kind, name) not in _warned:
+        _warned.add((kind, name))
+        import sys
+
+        print(f"tuner: {kind} {name!r} is deprecated, use {new!r} (the same {kind}; the new "
+              "name says whose TPE it runs)", file=sys.stderr)
+    return new
+
+
 def resolve(method: str | None = None, searcher: str | None = None,
             scheduler: str | None = None, space: SearchSpace | None = None) -> tuple[str, str]:
     """``(searcher_name, scheduler_name)``; an explicit searcher/scheduler overrides the
-    method's part. Nothing given → ``default_method(space)``; only one part given → the other
-    defaults to ``random`` / ``fifo``."""
+    method's part. Nothing given → ``default_method(space)``. Only a searcher given → it runs
+    under the default method's scheduler (a ``--set searcher=random`` keeps early stopping);
+    only a scheduler given → random search proposes for it. Old names are accepted
+    (``canonical``)."""
+    method, searcher = canonical("method", method), canonical("searcher", searcher)
     if method is not None:
         if method not in METHODS:
             raise MethodError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
@@ -94,7 +131,7 @@ def resolve(method: str | None = None, searcher: str | None = None,
     elif searcher is None and scheduler is None:
         base_searcher, base_scheduler, _ = METHODS[default_method(space)]
     else:
-        base_searcher, base_scheduler = "random", "fifo"
+        base_searcher, base_scheduler = "random", METHODS[default_method(space)][1]
     searcher_name = searcher or base_searcher
     scheduler_name = scheduler or base_scheduler
     if scheduler_name not in SCHEDULERS:
@@ -103,9 +140,9 @@ def resolve(method: str | None = None, searcher: str | None = None,
     if searcher_name not in available:
         raise MethodError(f"unknown or unavailable searcher {searcher_name!r}; one of "
                           f"{', '.join(available)}")
-    if scheduler_name == "pbt" and searcher_name not in _PBT_SEARCHERS:
-        raise MethodError(f"scheduler pbt mutates configs itself; use searcher random or grid "
-                          f"for its initial population, got {searcher_name!r}")
+    if scheduler_name in ("pbt", "pb2") and searcher_name not in _PBT_SEARCHERS:
+        raise MethodError(f"scheduler {scheduler_name} mutates configs itself; use searcher "
+                          f"random or grid for its initial population, got {searcher_name!r}")
     return searcher_name, scheduler_name
 
 
@@ -114,7 +151,8 @@ def build_searcher(searcher_name: str, space: SearchSpace, ladder: BudgetLadder,
                    points_to_evaluate: list[dict] | None = None, **options: Any):
     """The searcher called ``searcher_name``; ``options`` are its constructor knobs."""
     common = dict(metric=metric, mode=mode, seed=seed, points_to_evaluate=points_to_evaluate)
-    if searcher_name == "mf-tpe":
+    searcher_name = SEARCHER_ALIASES.get(searcher_name, searcher_name)
+    if searcher_name == "mf-optuna-tpe":
         from tuner.mf_searcher import MultiFidelityTPE
 
         return MultiFidelityTPE(space, ladder, **common, **options)
@@ -127,11 +165,29 @@ def build_searcher(searcher_name: str, space: SearchSpace, ladder: BudgetLadder,
 
 
 def describe() -> str:
-    """The registry as a plain-text table (``tuner methods``)."""
+    """The registry as plain-text tables (``tuner methods``): methods, then every searcher and
+    every scheduler (from their registries, so a new one is listed without an edit here), then
+    the deprecated names — column widths from the names, so long names stay aligned."""
+    from tuner.searchers import SEARCHERS
+
+    sw = max(len(s) for s, _, _ in METHODS.values())
+    kw = max(len(k) for _, k, _ in METHODS.values())
     width = max(map(len, METHODS))
-    lines = [f"{'method':<{width}}  {'searcher':<9} {'scheduler':<10} description"]
+    lines = [f"{'method':<{width}}  {'searcher':<{sw}}  {'scheduler':<{kw}}  description"]
     for name, (searcher, scheduler, text) in METHODS.items():
         mark = " (default)" if name == DEFAULT_METHOD else ""
         mark += " (default without numeric parameters)" if name == DEFAULT_WITHOUT_NUMERIC else ""
-        lines.append(f"{name:<{width}}  {searcher:<9} {scheduler:<10} {text}{mark}")
+        lines.append(f"{name:<{width}}  {searcher:<{sw}}  {scheduler:<{kw}}  {text}{mark}")
+    texts = {n: (cls.__doc__ or "").strip().splitlines()[0] for n, cls in SEARCHERS.items()}
+    texts.update(MF_SEARCHERS)
+    width = max(map(len, texts))
+    lines += ["", "searchers (searcher: NAME overrides a method's):"]
+    lines += [f"  {n:<{width}}  {texts[n]}" for n in sorted(texts)]
+    width = max(map(len, SCHEDULERS))
+    lines += ["", "schedulers (scheduler: NAME overrides a method's):"]
+    lines += [f"  {n:<{width}}  {text}" for n, text in SCHEDULERS.items()]
+    old = {**{f"method {a}": b for a, b in METHOD_ALIASES.items()},
+           **{f"searcher {a}": b for a, b in SEARCHER_ALIASES.items()}}
+    lines += ["", "deprecated names (still accepted): "
+              + ", ".join(f"{a} → {b}" for a, b in old.items())]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``mf-tpe``: a model-based searcher that learns from every rung (BOHB, Falkner et al. 2018).
+"""``mf-optuna-tpe``: a model-based searcher that learns from every rung (BOHB, Falkner et al. 2018).
 
 Why not the plain ``tpe`` searcher under ASHA: it only learns from *finished* trials, and an
 early-stopped trial finishes with its low-budget value, so the model mixes 1-epoch and
@@ -66,13 +66,13 @@ class MultiFidelityTPE(SpaceSearcher):
                  top_fraction: float = 0.25, n_candidates: int = 24, **kwargs: Any):
         super().__init__(space, **kwargs)
         if not 0.0 <= random_fraction <= 1.0:
-            raise ValueError(f"mf-tpe: random_fraction must be in [0, 1], got {random_fraction}")
+            raise ValueError(f"mf-optuna-tpe: random_fraction must be in [0, 1], got {random_fraction}")
         if not 0.0 < top_fraction < 1.0:
-            raise ValueError(f"mf-tpe: top_fraction must be in (0, 1), got {top_fraction}")
+            raise ValueError(f"mf-optuna-tpe: top_fraction must be in (0, 1), got {top_fraction}")
         d = len(space.searchable)
         self.min_points = max(d + 2, 6) if min_points is None else int(min_points)
         if self.min_points < 2:
-            raise ValueError(f"mf-tpe: min_points must be >= 2, got {min_points}")
+            raise ValueError(f"mf-optuna-tpe: min_points must be >= 2, got {min_points}")
         self.ladder = ladder
         self.random_fraction = random_fraction
         self.top_fraction = top_fraction

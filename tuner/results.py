@@ -23,6 +23,7 @@ __all__ = ["TrialRecord", "write_atomic", "pick_best", "trials_csv", "report_mar
            "plot_curves", "summary_table", "rung_counts", "status_of"]
 
 COMPLETED, STOPPED, ERRORED = "completed", "stopped early", "errored"
+INTERRUPTED, NOT_STARTED = "interrupted", "not started"  # a run stopped by Ctrl-C / a kill
 
 
 @dataclass
@@ -38,6 +39,8 @@ class TrialRecord:
     node: str = ""
     retries: int = 0
     checkpoint: str | None = None  # path of the last checkpoint (for the test evaluation)
+    order: int = 0  # creation order (Ray's trial ids are random): trials.csv order, tie-breaks
+    log: str | None = None  # the trial's stdout/stderr file, when it wrote one
 
     def best(self, mode: str) -> tuple[float | None, int | None]:
         """Best finite metric and its epoch (1-based)."""
@@ -56,6 +59,7 @@ def _finite(v: Any) -> bool:
 
 
 def status_of(epochs: int, max_epochs: int, error: str) -> str:
+    """completed / stopped early / ``errored: <first line>`` from what a trial reported."""
     if error:
         return f"{ERRORED}: {error}" if not error.startswith(ERRORED) else error
     return COMPLETED if epochs >= max_epochs else STOPPED
@@ -65,7 +69,10 @@ def pick_best(records: list[TrialRecord], mode: str) -> TrialRecord | None:
     """The winner by its last value, among trials that trained longest without error.
 
     Longest first because an early-stopped trial's score comes from a cheaper fidelity
-    (fewer epochs, less data) and is not comparable with full-budget scores.
+    (fewer epochs, less data) and is not comparable with full-budget scores. Ties (digits'
+    validation accuracy moves in steps of 1/360) go to the trial created first: creation
+    order is fixed by the seed when trials run one at a time, unlike Ray's random trial ids,
+    and a later trial that only equals an earlier score adds no evidence for itself.
     """
     ok = [r for r in records if not r.status.startswith(ERRORED) and r.last is not None]
     if not ok:
@@ -73,12 +80,7 @@ def pick_best(records: list[TrialRecord], mode: str) -> TrialRecord | None:
     longest = max(r.epochs for r in ok)
     pool = [r for r in ok if r.epochs == longest]
     sign = 1 if mode == "max" else -1
-    return max(pool, key=lambda r: (sign * r.last, -_order(r.trial_id)))
-
-
-def _order(trial_id: str) -> int:
-    digits = "".join(ch for ch in trial_id.rsplit("_", 1)[-1] if ch.isdigit())
-    return int(digits) if digits else 0
+    return max(pool, key=lambda r: (sign * r.last, -r.order))
 
 
 def rung_counts(records: list[TrialRecord], ladder: BudgetLadder) -> list[tuple[Any, int]]:
@@ -102,6 +104,12 @@ def write_atomic(path: str, data: bytes | str) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
+        # mkstemp makes 0600; a result file gets what open() would give it (0666 & ~umask),
+        # so a group sharing the storage can read it. os.umask is read by setting it: briefly
+        # to a strict mask, so a file another thread creates meanwhile is never looser.
+        umask = os.umask(0o077)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as out:
             out.write(payload)
             out.flush()
@@ -113,19 +121,30 @@ def write_atomic(path: str, data: bytes | str) -> None:
         raise
 
 
+def trials_table(records: list[TrialRecord], param_names: list[str], metric: str,
+                 mode: str) -> list[dict[str, Any]]:
+    """One row per trial in creation order: id, every hyperparameter, status, epochs, last
+    and best metric — the rows of ``trials.csv`` and of ``Results.trials``."""
+    rows = []
+    for r in sorted(records, key=lambda r: r.order):
+        best, best_epoch = r.best(mode)
+        rows.append({"trial_id": r.trial_id, **{p: r.config.get(p) for p in param_names},
+                     "status": r.status, "epochs": r.epochs, f"last_{metric}": r.last,
+                     f"best_{metric}": best, "best_epoch": best_epoch, "retries": r.retries,
+                     "node": r.node})
+    return rows
+
+
 def trials_csv(records: list[TrialRecord], param_names: list[str], metric: str,
                mode: str) -> str:
-    """One row per trial: id, every hyperparameter, status, epochs, last and best metric."""
+    """``trials.csv``: :func:`trials_table` with floats to 6 significant digits."""
     buf = io.StringIO()
-    cols = (["trial_id", *param_names, "status", "epochs", f"last_{metric}", f"best_{metric}",
-             "best_epoch", "retries", "node"])
     writer = csv.writer(buf)
-    writer.writerow(cols)
-    for r in records:
-        best, best_epoch = r.best(mode)
-        writer.writerow([r.trial_id, *[r.config.get(p, "") for p in param_names], r.status,
-                         r.epochs, _fmt(r.last), _fmt(best), best_epoch or "", r.retries,
-                         r.node])
+    writer.writerow(["trial_id", *param_names, "status", "epochs", f"last_{metric}",
+                     f"best_{metric}", "best_epoch", "retries", "node"])
+    for row in trials_table(records, param_names, metric, mode):
+        writer.writerow(["" if v is None else _fmt(v) if isinstance(v, float) and k in (
+            f"last_{metric}", f"best_{metric}") else v for k, v in row.items()])
     return buf.getvalue()
 
 
@@ -134,11 +153,17 @@ def _fmt(v: Any) -> str:
 
 
 def best_json(best: TrialRecord, *, metric: str, mode: str, test: dict[str, float],
-              params: list[str]) -> str:
+              params: list[str], trainable: str = "", test_note: str = "") -> str:
+    """The winner, ready to use: its searched ``params``, the full ``config`` it trained with
+    (fixed settings included), its checkpoint and trainable — enough to rebuild and score it
+    from this file alone (``trainables.evaluate_checkpoint("…/best.json")``)."""
     value, epoch = best.best(mode)
     return json.dumps({
         "trial_id": best.trial_id,
-        "config": {p: best.config[p] for p in params if p in best.config},
+        "params": {p: best.config[p] for p in params if p in best.config},
+        "config": best.config,
+        "trainable": trainable,
+        "checkpoint": best.checkpoint,
         "metric": metric,
         "mode": mode,
         f"last_{metric}": best.last,
@@ -146,33 +171,36 @@ def best_json(best: TrialRecord, *, metric: str, mode: str, test: dict[str, floa
         "best_epoch": epoch,
         "epochs": best.epochs,
         "test": test,
+        **({"test_note": test_note} if test_note else {}),
     }, indent=2, default=str) + "\n"
 
 
 def summary_table(records: list[TrialRecord], metric: str, mode: str, top: int = 5) -> str:
-    """A fixed-width table of the top trials for the terminal."""
+    """A fixed-width table of the top trials for the terminal; says how many it leaves out."""
     ranked = sorted((r for r in records if r.last is not None),
                     key=lambda r: (-r.epochs, -r.last if mode == "max" else r.last))[:top]
     lines = [f"{'trial':<14} {'status':<28} {'epochs':>6} {metric:>14}"]
     for r in ranked:
         lines.append(f"{r.trial_id[-14:]:<14} {r.status[:28]:<28} {r.epochs:>6} {r.last:>14.4f}")
+    if len(ranked) < len(records):
+        unreported = sum(1 for r in records if r.last is None)
+        lines.append(f"top {len(ranked)} of {len(records)} trials"
+                     + (f" ({unreported} reported no {metric})" if unreported else "")
+                     + "; every trial is in trials.csv")
     return "\n".join(lines)
 
 
 def report_markdown(*, name: str, description: str, method: str, trainable: str,
                     records: list[TrialRecord], ladder: BudgetLadder, metric: str, mode: str,
                     best: TrialRecord | None, test: dict[str, float], params: list[str],
-                    wall_seconds: float) -> str:
+                    wall_seconds: float, planned: int | None = None, interrupted: bool = False,
+                    test_note: str = "") -> str:
     """The human summary: rungs reached, outcome counts, best configs, validation vs test."""
-    n = len(records)
-    by_status = {s: sum(1 for r in records if r.status.startswith(s))
-                 for s in (COMPLETED, STOPPED, ERRORED)}
     out = [f"# Experiment `{name}`", ""]
     if description:
         out += [description, ""]
     out += [f"- trainable: `{trainable}`; method: {method}",
-            f"- trials: {n} — {by_status[COMPLETED]} completed, {by_status[STOPPED]} stopped "
-            f"early, {by_status[ERRORED]} errored; {sum(r.retries for r in records)} retries",
+            *_outcome_lines(records, planned, interrupted),
             f"- wall time: {wall_seconds:.1f} s", "",
             "## Budget ladder", "",
             "| rung | epochs | data fraction | trials reaching it |", "|---|---|---|---|"]
@@ -190,6 +218,8 @@ def report_markdown(*, name: str, description: str, method: str, trainable: str,
                 f"| validation {metric} (best, epoch {epoch}) | {_fmt(value)} |"]
         out += [f"| test {k.removeprefix('test_')} (held-out split) | {_fmt(v)} |"
                 for k, v in test.items()]
+        if not test:
+            out += ["", f"No test score was taken: {test_note or 'no held-out evaluation.'}"]
     out += ["", "## Top trials", "", "| trial | status | epochs | "
             f"{metric} | " + " | ".join(params) + " |",
             "|---" * (4 + len(params)) + "|"]
@@ -201,7 +231,8 @@ def report_markdown(*, name: str, description: str, method: str, trainable: str,
     errored = [r for r in records if r.status.startswith(ERRORED)]
     if errored:
         out += ["", "## Errored trials", ""]
-        out += [f"- {r.trial_id}: {r.status}" for r in errored]
+        out += [f"- {r.trial_id}: {r.status}" + (f" (its output: `{r.log}`)" if r.log else "")
+                for r in errored]
     retried = [r for r in records if r.retries]
     if retried:
         out += ["", "## Retried trials (resumed from their last checkpoint)", ""]
@@ -210,37 +241,68 @@ def report_markdown(*, name: str, description: str, method: str, trainable: str,
     return "\n".join(out) + "\n"
 
 
+def _outcome_lines(records: list[TrialRecord], planned: int | None,
+                   interrupted: bool) -> list[str]:
+    """Outcome counts; an interrupted run says so first, with what did not run."""
+    counts = {s: sum(1 for r in records if r.status.startswith(s))
+              for s in (COMPLETED, STOPPED, ERRORED, INTERRUPTED, NOT_STARTED)}
+    ended = counts[COMPLETED] + counts[STOPPED] + counts[ERRORED]
+    total = max(planned or 0, len(records))
+    lines = []
+    if interrupted:
+        unstarted = counts[NOT_STARTED] + max(0, total - len(records))
+        lines.append(f"- **interrupted: {ended} of {total} trials ended**; "
+                     f"{counts[INTERRUPTED]} interrupted while running, {unstarted} not started "
+                     "(continue with `--resume`)")
+    lines.append(f"- trials: {len(records)} — {counts[COMPLETED]} completed, {counts[STOPPED]} "
+                 f"stopped early, {counts[ERRORED]} errored"
+                 + (f", {counts[INTERRUPTED]} interrupted" if counts[INTERRUPTED] else "")
+                 + (f", {counts[NOT_STARTED]} not started" if counts[NOT_STARTED] else "")
+                 + f"; {sum(r.retries for r in records)} retries")
+    return lines
+
+
 def plot_curves(records: list[TrialRecord], metric: str, best: TrialRecord | None,
                 ladder: BudgetLadder) -> bytes:
-    """PNG of the metric per epoch: completed solid, stopped early dashed grey, best bold."""
+    """PNG of the metric per epoch: completed solid, stopped early dashed grey, best bold.
+
+    The legend names only the outcomes that occurred; epochs are whole numbers, so the
+    x ticks are too (the rungs on a log axis, integers on a linear one)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, NullLocator
 
+    styles = {"completed": dict(color="tab:blue", lw=1.2),
+              "other": dict(color="0.6", lw=0.9, ls="--", marker="."),
+              "errored": dict(color="tab:red", lw=0.8, marker="x")}
+    seen: dict[str, set[str]] = {}  # style -> statuses drawn with it
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     for r in records:
-        xs = list(range(1, len(r.history) + 1))
-        if r.status.startswith(ERRORED):
-            ax.plot(xs, r.history, color="tab:red", lw=0.8, marker="x", alpha=0.7)
-        elif r.status == COMPLETED:
-            ax.plot(xs, r.history, color="tab:blue", lw=1.2, alpha=0.8)
-        else:
-            ax.plot(xs, r.history, color="0.6", lw=0.9, ls="--", marker=".", alpha=0.8)
+        kind = ("errored" if r.status.startswith(ERRORED) else
+                "completed" if r.status == COMPLETED else "other")
+        seen.setdefault(kind, set()).add(ERRORED if kind == "errored" else
+                                         STOPPED if r.status.startswith(STOPPED) else r.status)
+        ax.plot(range(1, len(r.history) + 1), r.history, alpha=0.75, **styles[kind])
+    handles = [plt.Line2D([], [], label=" / ".join(sorted(seen[kind])), **styles[kind])
+               for kind in styles if kind in seen]
     if best is not None:
-        ax.plot(range(1, len(best.history) + 1), best.history, color="tab:green", lw=2.8,
-                label=f"best ({best.trial_id})")
+        ax.plot(range(1, len(best.history) + 1), best.history, color="tab:green", lw=2.8)
+        handles.append(plt.Line2D([], [], color="tab:green", lw=2.8, label="best"))
     for rung in ladder.rungs():
         ax.axvline(rung.resource, color="0.85", lw=0.8, zorder=0)
-    handles = [plt.Line2D([], [], color="tab:blue", label="completed"),
-               plt.Line2D([], [], color="0.6", ls="--", marker=".", label="stopped early"),
-               plt.Line2D([], [], color="tab:red", marker="x", label="errored")]
-    if best is not None:
-        handles.append(plt.Line2D([], [], color="tab:green", lw=2.8, label="best"))
-    ax.legend(handles=handles, loc="best", fontsize=8)
+    if handles:
+        ax.legend(handles=handles, loc="best", fontsize=8)
     ax.set_xlabel("epoch (vertical lines: rungs)")
     ax.set_ylabel(metric)
-    ax.set_xscale("log" if ladder.max >= 27 else "linear")
+    if ladder.max >= 27:
+        ax.set_xscale("log")
+        ticks = [rung.resource for rung in ladder.rungs()]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -11,11 +11,12 @@ snapshot, so the rung history matches the trials being resumed.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ray import tune
 
-__all__ = ["SchedulerStateCallback"]
+__all__ = ["SchedulerStateCallback", "append_lineage", "lineage_lines"]
 
 
 class SchedulerStateCallback(tune.Callback):
@@ -47,3 +48,38 @@ def _describe(state: Any) -> str:
         return "restored"
     records = sum(len(rec) for bracket in rungs for _, rec in bracket)
     return f"{records} rung records in {len(rungs)} bracket(s)"
+
+
+def lineage_lines(tuner: Any) -> list[str]:
+    """report.md lines for the lineage of a population scheduler (PBT, PB2) ``tuner`` ran.
+
+    The scheduler is found through this callback in the tuner's run config: after
+    ``Tuner.restore`` both come from the same ``tuner.pkl``, and the callback is what carried
+    the scheduler's state (lineage included) across the restart. No such scheduler, or no
+    lineage → no lines."""
+    try:
+        callbacks = tuner._local_tuner.get_run_config().callbacks or []
+    except AttributeError:  # a Tuner without a local run config (Ray client): no lineage
+        return []
+    for callback in callbacks:
+        if isinstance(callback, SchedulerStateCallback):
+            lines = getattr(callback.scheduler, "lineage_lines", None)
+            return list(lines()) if lines else []
+    return []
+
+
+def append_lineage(path: str, tuner: Any) -> bool:
+    """Append the lineage section to ``{path}/report.md`` (rewritten whole, atomically).
+
+    Returns whether a section was added: only for a population scheduler that exploited, and
+    only for a local results folder (a remote report is left as written)."""
+    lines = lineage_lines(tuner)
+    report = os.path.join(path, "report.md")
+    if not lines or "://" in path or not os.path.exists(report):
+        return False
+    from tuner.results import write_atomic
+
+    with open(report, encoding="utf-8") as f:
+        text = f.read()
+    write_atomic(report, text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
+    return True

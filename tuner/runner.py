@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from tuner.collect import LOG_FILE
 from tuner.config import ConfigError, Experiment
 from tuner import registry, results as res
 
@@ -45,6 +46,9 @@ class RunOutcome:
     best: Any = None
     test: dict = field(default_factory=dict)
     wall_seconds: float = 0.0  # all of run(): Ray's start, tuning, test score, result files
+    interrupted: bool = False  # stopped by Ctrl-C before every trial ended
+    test_note: str = ""  # why there is no test score, when there is none
+    finished_before: bool = False  # --resume of a run that had already ended: nothing ran
 
 
 def _slots(exp: Experiment, cluster: dict[str, float]) -> int:
@@ -63,9 +67,13 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
     """What ``--dry-run`` prints: components, trials, rungs with fidelity, resources."""
     lines = [
         f"experiment   {exp.name}  →  {exp.path}",
-        f"trainable    {exp.trainable}   config {exp.trial_config()}",
+        f"trainable    {_label(exp)} ({_kind(exp)})   config {exp.trial_config()}",
         f"method       searcher={exp.searcher} {exp.searcher_options or ''}  "
-        f"scheduler={exp.scheduler} {exp.scheduler_options or ''}".rstrip(),
+        f"scheduler={exp.scheduler} {exp.scheduler_options or ''}".rstrip()
+        + (f"   ({exp.origin})" if exp.origin else ""),
+        f"test score   " + (f"evaluate hook {_label_of(exp.evaluate)}" if exp.evaluate
+                            else "held-out split of the dataset" if _kind(exp) == "tuner trainable"
+                            else "none (no evaluate: hook given)"),
         f"metric       {exp.metric} ({exp.mode})",
         f"trials       {exp.num_samples}   seed {exp.seed}   "
         f"max concurrent {exp.max_concurrent or 'as resources allow'}",
@@ -82,21 +90,18 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
     try:
         from tuner.plan import format_plan, plan
 
-        lines += ["", format_plan(plan(exp.budget, exp.scheduler, num_samples=exp.num_samples))]
+        # the scheduler's own options (brackets, …) shape the plan, as they shape the run
+        lines += ["", format_plan(plan(exp.budget, exp.scheduler, num_samples=exp.num_samples,
+                                       space=exp.space, **exp.scheduler_options))]
     except ImportError:
         pass
     return "\n".join(lines)
 
 
 def _check_results_dir(exp: Experiment, resume: bool) -> None:
-    if "://" in exp.path:
-        return  # remote storage: Ray's own checks apply
-    exists = os.path.exists(exp.path) and os.listdir(exp.path)
-    if exists and not resume:
-        raise ConfigError(f"results directory {exp.path} already exists; pass --resume to "
-                          "continue it, or choose another --name / --storage")
-    if resume and not exists:
-        raise ConfigError(f"--resume: no experiment at {exp.path} to continue")
+    from tuner.preflight import check_results_dir
+
+    check_results_dir(exp, resume)
 
 
 def local_only_env() -> None:
@@ -147,8 +152,11 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
     import ray
     from ray import tune
 
-    trainable_cls = registry.get_trainable(exp.trainable)
-    trainable = tune.with_resources(trainable_cls, exp.resources.as_ray())
+    from tuner.user_code import resolve_trainable
+
+    info = resolve_trainable(exp.trainable)
+    trainable_cls = info.obj
+    trainable = tune.with_resources(info.obj, exp.resources.as_ray())
     if resume:
         from ray.tune import Tuner
 
@@ -157,24 +165,23 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
         return tune.Tuner.restore(exp.path, trainable=trainable, resume_unfinished=True,
                                   resume_errored=False)
 
-    searcher = registry.build_searcher(
-        exp.searcher, exp.space, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
-        points_to_evaluate=exp.points_to_evaluate or None, **exp.searcher_options)
     options = dict(exp.scheduler_options)
-    if exp.scheduler == "pbt" and "params" not in options:
+    if exp.scheduler in ("pbt", "pb2") and "params" not in options:
         options["params"] = _pbt_params(exp, trainable_cls)
-    scheduler = registry.build_scheduler(
-        exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
-        space=exp.space, **options)
+    from tuner import wiring
     from tuner.checkpointing import CheckpointPolicy, TensorBoardCallback
     from tuner.resume import SchedulerStateCallback
-    from tuner.schedulers import PAUSING_SCHEDULERS, concurrency_hint
+    from tuner.mirror_callback import MirrorCallback  # optuna.journal for the dashboard
 
     slots = _slots(exp, ray.cluster_resources())
-    # paused trials count against max_concurrent_trials: a pausing scheduler needs room for
-    # a whole bracket / population, or its brackets hold only `slots` trials each
-    limit = concurrency_hint(exp.scheduler, exp.budget, slots, exp.num_samples)
-    pausing = exp.scheduler in PAUSING_SCHEDULERS
+    # one wiring for tuner launch and the benchmark simulator (tuner/wiring.py): the limit
+    # leaves room for a pausing scheduler's whole bracket / population
+    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget, metric=exp.metric,
+                        mode=exp.mode, seed=exp.seed, slots=slots, num_samples=exp.num_samples,
+                        points_to_evaluate=exp.points_to_evaluate,
+                        searcher_options=exp.searcher_options, scheduler_options=options)
+    searcher, scheduler, limit, pausing = (wired.searcher, wired.scheduler,
+                                           wired.max_concurrent, wired.pausing)
     if exp.max_concurrent is None:
         callback.write(f"{slots} trial(s) at once from the cluster's current resources"
                        + ("; an autoscaling cluster starts small — set max_concurrent to the "
@@ -187,7 +194,9 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
             scheduler=scheduler,
             num_samples=exp.num_samples,
             max_concurrent_trials=limit,
-            reuse_actors=True,
+            # only where a new trial can be swapped in: ours and functions (Ray's
+            # FunctionTrainable) implement reset_config; a class without it hangs the run
+            reuse_actors=info.reuse_actors,
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
@@ -195,19 +204,89 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
             storage_path=exp.storage,
             stop={"training_iteration": exp.budget.max},
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=4 if exp.scheduler == "pbt" else 2,
+                num_to_keep=4 if exp.scheduler in ("pbt", "pb2") else 2,
                 checkpoint_frequency=0,  # CheckpointPolicy asks for mid-trial saves
-                checkpoint_at_end=True,
+                # a function saves when it chooses (Ray refuses checkpoint_at_end for it);
+                # a class without save_checkpoint cannot save at all
+                checkpoint_at_end=info.saves_on_request,
             ),
             failure_config=tune.FailureConfig(max_failures=exp.max_failures),
             # Ray adds its CSV and JSON loggers (result.json, progress.csv) itself
             callbacks=[callback, SchedulerStateCallback(scheduler),
-                       CheckpointPolicy(exp.checkpoint_every or (1 if pausing else 0),
-                                        exp.checkpoint_interval_s),
+                       MirrorCallback.for_experiment(exp),
+                       *([CheckpointPolicy(exp.checkpoint_every or (1 if pausing else 0),
+                                           exp.checkpoint_interval_s)]
+                         if info.saves_on_request else []),
                        TensorBoardCallback()],
+            log_to_file=LOG_FILE,  # each trial's prints, quoted when it errors
             verbose=0,
         ),
     )
+
+
+def _label(exp: Experiment) -> str:
+    return _label_of(exp.trainable)
+
+
+def _label_of(obj: Any) -> str:
+    from tuner.user_code import describe_trainable
+
+    return describe_trainable(obj)
+
+
+def _kind(exp: Experiment) -> str:
+    from tuner.user_code import resolve_trainable
+
+    kinds = {"torch": "tuner trainable", "class": "ray.tune.Trainable class",
+             "function": "function trainable"}
+    return kinds[resolve_trainable(exp.trainable).kind]
+
+
+def _clean_failed_launch(exp: Experiment, created: bool) -> None:
+    """Remove what a launch that failed before any trial reported left behind (Ray's
+    ``tuner.pkl``, our manifest), so a rerun is not refused as "already exists"."""
+    if not created or not os.path.isdir(exp.path):
+        return
+    for root, _, files in os.walk(exp.path):
+        if "result.json" in files and os.path.getsize(os.path.join(root, "result.json")):
+            return  # some trial reported: keep it for --resume
+    import shutil
+
+    shutil.rmtree(exp.path, ignore_errors=True)
+
+
+_METRIC_MISSING = "did not include the specified metric"
+
+
+def _translated(exc: BaseException, exp: Experiment) -> BaseException:
+    """Ray's "result did not include the metric" → one line naming what was reported."""
+    text = str(exc)
+    if _METRIC_MISSING not in text:
+        return exc
+    from tuner.errors import TrialCodeError
+
+    reported = _reported_keys(text)
+    return TrialCodeError(f"metric: the trainable never reported {exp.metric!r}; it reported "
+                          f"{', '.join(reported) or 'nothing'} (fix metric: or what your code "
+                          "reports)")
+
+
+def _reported_keys(text: str) -> list[str]:
+    """The user's metric names from the result dict Ray quotes in its message."""
+    import ast
+    import re
+
+    from ray.tune.result import AUTO_RESULT_KEYS
+
+    found = re.search(r"Result: (\{.*\})", text, re.S)
+    try:
+        result = ast.literal_eval(found.group(1)) if found else {}
+    except (ValueError, SyntaxError):
+        keys = re.findall(r"'(\w+)':", found.group(1) if found else "")
+        result = dict.fromkeys(keys)
+    skip = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "config", "should_checkpoint",
+                                   "checkpoint_dir_name", "time_this_iter_s"}
+    return [k for k in result if k not in skip and not k.startswith("config/")]
 
 
 def _trial_dirname(trial) -> str:
@@ -215,111 +294,78 @@ def _trial_dirname(trial) -> str:
     return f"{trial.trainable_name}_{trial.trial_id}"
 
 
-def _retries(path: str) -> dict[str, int]:
-    """Retries per trial from Ray's experiment state (survives ``--resume``, unlike a
-    counter in this process)."""
-    try:
-        from ray.tune import ExperimentAnalysis
-
-        # num_failures counts the final failure of an errored trial too; that one is no retry
-        return {t.trial_id: int(t.num_failures) - (1 if t.status == "ERROR" else 0)
-                for t in ExperimentAnalysis(path).trials}
-    except Exception:  # an unreadable state only costs the retry column
-        return {}
-
-
-def _records(exp: Experiment, grid, retries: dict[str, int]) -> list[res.TrialRecord]:
-    records = []
-    for result in grid:
-        metrics = result.metrics or {}
-        trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
-        history: list[float] = []
-        try:
-            df = result.metrics_dataframe
-            if df is not None and exp.metric in df:
-                history = [float(v) for v in df[exp.metric].tolist()]
-        except Exception:  # a trial that died before its first report has no progress file
-            history = []
-        if not history and exp.metric in metrics:
-            history = [float(metrics[exp.metric])]
-        error = ""
-        if result.error is not None:
-            error = type(result.error).__name__
-            cause = getattr(result.error, "cause", None)
-            if cause is not None:
-                error = f"{type(cause).__name__}: {str(cause).splitlines()[0][:120]}"
-        elif metrics.get("error"):
-            error = str(metrics["error"])
-        epochs = int(metrics.get("training_iteration", len(history)) or 0)
-        config = {k: v for k, v in (result.config or {}).items()}
-        records.append(res.TrialRecord(
-            trial_id=trial_id, config=config,
-            status=res.status_of(epochs, exp.budget.max, error), epochs=epochs,
-            history=history, error=error, node=str(metrics.get("hostname", "")),
-            retries=retries.get(trial_id, 0),
-            checkpoint=result.checkpoint.path if result.checkpoint else None))
-    records.sort(key=lambda r: r.trial_id)
-    return records
-
-
-def _test_metrics(exp: Experiment, grid, best: res.TrialRecord | None) -> dict[str, float]:
-    """Score the winner's final checkpoint on the held-out test split, in this process."""
-    trainable_cls = registry.get_trainable(exp.trainable)
-    if best is None or not hasattr(trainable_cls, "make_run"):
-        return {}  # a plain ray.tune.Trainable has no held-out split we know how to score
-    import trainables
-
-    for result in grid:
-        if (result.metrics or {}).get("trial_id") == best.trial_id and result.checkpoint:
-            with result.checkpoint.as_directory() as directory:
-                out = trainables.evaluate_checkpoint(trainable_cls, result.config, directory,
-                                                     split="test")
-            return {k: float(v) for k, v in out.items()}
-    return {}
-
-
 def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
-        write: Callable[[str], None] = print) -> RunOutcome:
-    """Tune ``exp`` on Ray and write trials.csv, best.json, report.md and curves.png."""
-    _check_results_dir(exp, resume)
+        write: Callable[[str], None] = print, quiet: bool = False,
+        argv: list[str] | None = None) -> RunOutcome:
+    """Tune ``exp`` on Ray and write trials.csv, best.json, report.md and curves.png.
+
+    Everything that can be known before trials start is checked first (the results folder,
+    a changed experiment on ``--resume``, resources this machine lacks). A launch that fails
+    before any trial reported leaves no folder behind to block a rerun. Ctrl-C lets Ray save
+    its state, then writes the result files for what ran, marked interrupted.
+    """
+    if getattr(exp, "packing", None) is not None:  # trials fused into packs: tuner.packing
+        from tuner.packing import run_packed
+
+        return run_packed(exp, address=address, resume=resume, write=write, quiet=quiet)
+    from tuner import preflight
+
+    preflight.check_results_dir(exp, resume)
+    previous = preflight.check_resume(exp) if resume else None
+    if preflight.finished_before(previous, exp):
+        write(f"nothing to resume: {exp.path} finished all its trials; results unchanged "
+              "(raise --num-samples to add trials)")
+        return RunOutcome(path=exp.path, finished_before=True)
+    if not address:
+        preflight.check_local_resources(exp)
+    created = "://" not in exp.path and not os.path.exists(exp.path)
     t0 = time.time()
     _init_ray(address, exp)
+    if address:
+        import ray
+
+        preflight.check_cluster_resources(exp, ray.cluster_resources(), write)
+    if resume and previous is not None:
+        preflight.extend_num_samples(exp.path, exp.num_samples)
     t1 = time.time()
     from tuner.progress import ProgressCallback  # imports ray: only after _init_ray's env
+    from tuner.ray_messages import RayMessages
 
     callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
-    tuner = _build_tuner(exp, resume, callback, address)
-    write(f"tuning {exp.name}: {exp.num_samples} trials of {exp.trainable}, searcher "
-          f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
-    grid = tuner.fit()
+    messages = RayMessages(write)
+    try:
+        tuner = _build_tuner(exp, resume, callback, address)
+        preflight.save_manifest(exp, resume, argv)
+        if not quiet:
+            write(f"tuning {exp.name}: {exp.num_samples} trials of "
+                  f"{_label(exp)}, searcher {exp.searcher}, scheduler {exp.scheduler}, "
+                  f"results in {exp.path}")
+        with messages:
+            tuner.fit()
+    except BaseException as exc:
+        _clean_failed_launch(exp, created)
+        raise _translated(exc, exp) from None
     t2 = time.time()
-    records = _records(exp, grid, _retries(exp.path) or callback.retries)
-    best = res.pick_best(records, exp.mode)
-    test = _test_metrics(exp, grid, best)
+    from tuner.collect import RunMeta, collect_records
+    from tuner.finish import finish
+
+    with messages:  # reading the state warns about trials that never reported
+        records = collect_records(exp.path, RunMeta(exp.metric, exp.mode, exp.budget.max),
+                                  interrupted=messages.interrupted)
+    interrupted = messages.interrupted
+    interrupted = interrupted or any(r.status in (res.INTERRUPTED, res.NOT_STARTED)
+                                     for r in records)
+    done = finish(exp, records, interrupted=interrupted, wall=time.time() - t0, write=write,
+                  quiet=quiet)
+    from tuner.resume import append_lineage  # PBT/PB2: who copied whom, into report.md
+
+    append_lineage(exp.path, tuner)
     wall = time.time() - t0
-    params = list(exp.space)
-    method = exp.method or f"{exp.searcher} + {exp.scheduler}"
-    res.write_atomic(f"{exp.path}/trials.csv", res.trials_csv(records, params, exp.metric,
-                                                              exp.mode))
-    if best is not None:
-        res.write_atomic(f"{exp.path}/best.json", res.best_json(
-            best, metric=exp.metric, mode=exp.mode, test=test, params=params))
-    res.write_atomic(f"{exp.path}/report.md", res.report_markdown(
-        name=exp.name, description=exp.description, method=method, trainable=exp.trainable,
-        records=records, ladder=exp.budget, metric=exp.metric, mode=exp.mode, best=best,
-        test=test, params=params, wall_seconds=wall))
-    res.write_atomic(f"{exp.path}/curves.png", res.plot_curves(records, exp.metric, best,
-                                                               exp.budget))
-    write("")
-    write(res.summary_table(records, exp.metric, exp.mode))
-    if best is not None:
-        cfg = {p: best.config[p] for p in params if p in best.config}
-        write(f"\nbest trial {best.trial_id}: validation {exp.metric} {best.last:.4f}"
-              + "".join(f", {k} {v:.4f}" for k, v in test.items()))
-        write(f"best config: {cfg}")
-    write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in {wall:.1f} s "
-          f"(Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
+    if not interrupted:
+        preflight.mark_finished(exp, wall)
+    if not quiet:
+        write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
+              f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     sys.stdout.flush()
-    return RunOutcome(path=exp.path, records=records, best=best, test=test, wall_seconds=wall)
-
-
+    return RunOutcome(path=exp.path, records=done.records, best=done.best, test=done.test,
+                      wall_seconds=wall, interrupted=interrupted, test_note=done.test_note)

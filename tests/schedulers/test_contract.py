@@ -36,7 +36,7 @@ def simulate(name, seed, n=12, disturb=0):
         if trial is None:
             break
         ckpt = trial.run_metadata.checkpoint_manager._latest_checkpoint_result
-        if name == "pbt" and ckpt is not None and ckpt.metrics:  # resumed from a clone
+        if name in ("pbt", "pb2") and ckpt is not None and ckpt.metrics:  # from a clone
             epoch[trial.trial_id] = ckpt.metrics["training_iteration"]
         while True:
             epoch[trial.trial_id] += 1

@@ -25,7 +25,7 @@ COND = SearchSpace({
 
 
 def mf(space=COND, **kw):
-    return build_searcher("mf-tpe", space, LADDER, metric="loss", mode="min", seed=0, **kw)
+    return build_searcher("mf-optuna-tpe", space, LADDER, metric="loss", mode="min", seed=0, **kw)
 
 
 def feed(s, tid, epochs, value=1.0, complete=True):
@@ -97,7 +97,7 @@ def test_conditional_space_proposals_are_valid_points():
 
 def test_same_seed_same_suggestions():
     def run(seed):
-        s = build_searcher("mf-tpe", COND, LADDER, metric="loss", mode="min", seed=seed,
+        s = build_searcher("mf-optuna-tpe", COND, LADDER, metric="loss", mode="min", seed=seed,
                            min_points=4)
         return [feed(s, f"t{i}", [1, 2, 3], value=lambda c, e: c["lr"] * 10 + 1 / e)
                 for i in range(15)]
@@ -162,6 +162,6 @@ def _best_at_max(searcher_name, seed, n_trials=50):
 
 def test_beats_random_search_on_a_synthetic_multi_fidelity_function():
     seeds = range(5)
-    mf_regret = [_best_at_max("mf-tpe", s) for s in seeds]
+    mf_regret = [_best_at_max("mf-optuna-tpe", s) for s in seeds]
     random_regret = [_best_at_max("random", s) for s in seeds]
     assert np.mean(mf_regret) < 0.75 * np.mean(random_regret), (mf_regret, random_regret)

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
+from search_spaces import Float, SearchSpace
 from tuner.budget import BudgetLadder
+from tuner.cli import main
 from tuner.plan import format_plan, plan
 from tuner.schedulers import SchedulerError
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
 
 
 def test_hyperband_plan_is_table_1():
@@ -51,3 +57,67 @@ def test_fifo_plan_and_text():
 def test_unknown_scheduler():
     with pytest.raises(SchedulerError, match="one of fifo"):
         plan(BudgetLadder(), "nope")
+
+
+# The plan is built from the scheduler's own options (issue 16, bug 3) ----------------------
+def test_asha_plan_reads_brackets_off_the_scheduler():
+    p = plan(BudgetLadder(1, 27, 3), "asha", num_samples=24, brackets=3)
+    assert [b["rungs"][0]["r"] for b in p["brackets"]] == [1, 3, 9]
+    assert sum(b["rungs"][0]["n"] for b in p["brackets"]) == pytest.approx(24, abs=0.03)
+    assert p["options"] == {"brackets": 3}
+
+
+def test_plan_rejects_options_as_the_scheduler_does():
+    with pytest.raises(SchedulerError, match="unknown option 'grace'.*brackets"):
+        plan(BudgetLadder(1, 27, 3), "asha", grace=3)
+    with pytest.raises(SchedulerError, match="brackets: at most 4"):
+        plan(BudgetLadder(1, 27, 3), "asha", brackets=5)
+    with pytest.raises(SchedulerError, match="unknown option 'interval'"):
+        plan(BudgetLadder(1, 27, 3), "pbt", interval=2)  # no space: still checked by name
+
+
+def test_pbt_and_median_plans_show_their_options():
+    space = SearchSpace({"x": Float(0.0, 1.0)})
+    p = plan(BudgetLadder(1, 27, 3), "pbt", 4, space=space, perturbation_interval=5)
+    assert p["perturbation_interval"] == 5
+    assert "perturbation interval: 5 epochs" in format_plan(p)
+    p = plan(BudgetLadder(1, 27, 3), "median", 4, grace_period=9)
+    assert "from 9 on" in p["note"]
+
+
+def _asha_file(tmp_path, brackets):
+    text = Path(DEMO).read_text().replace("scheduler: asha ",
+                                          f"scheduler: {{name: asha, brackets: {brackets}}} ")
+    assert f"brackets: {brackets}" in text
+    path = tmp_path / "e.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _bracket_lines(text):
+    return [line.split(":", 1)[1].split("[")[0].split()
+            for line in text.splitlines() if line.lstrip().startswith("bracket s=")]
+
+
+def test_tuner_plan_file_shows_the_files_brackets(tmp_path, capsys):
+    assert main(["plan", _asha_file(tmp_path, 3)]) == 0
+    out = capsys.readouterr().out
+    assert _bracket_lines(out) == [["~16@1", "~5@3", "~2@9", "<1@27"],
+                                   ["~6@3", "~2@9", "<1@27"], ["~2@9", "<1@27"]]
+    assert main(["plan", _asha_file(tmp_path, 5)]) == 2  # what launch would refuse
+    assert "scheduler.brackets: at most 4" in capsys.readouterr().err
+
+
+def test_dry_run_shows_the_files_brackets(tmp_path, capsys):
+    assert main(["launch", _asha_file(tmp_path, 2), "--dry-run",
+                 "--storage", str(tmp_path / "r")]) == 0
+    assert [cells[0] for cells in _bracket_lines(capsys.readouterr().out)] == ["~18@1", "~6@3"]
+
+
+def test_plan_text_prints_whole_counts_and_says_which_are_expected():
+    text = format_plan(plan(BudgetLadder(1, 27, 3), "asha", num_samples=24))
+    assert re.search(r"\d\.\d+@", text) is None, text  # was "2.67@9"
+    assert "24@1  8@3  ~3@9  <1@27   [~72 epochs]" in text
+    assert "expected count" in text
+    exact = format_plan(plan(BudgetLadder(1, 27, 3), "asha", num_samples=27))
+    assert "27@1  9@3  3@9  1@27" in exact and "expected" not in exact

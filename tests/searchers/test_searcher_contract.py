@@ -222,7 +222,7 @@ class TestGrid(SearcherContract):
 class TestTPE(SearcherContract):
     @pytest.fixture
     def factory(self):
-        return _factory("tpe", n_startup=8)
+        return _factory("hyperopt-tpe", n_startup=8)
 
 
 class TestOptunaTPE(SearcherContract):

@@ -43,9 +43,9 @@ def mean_best(name: str, problem: str, n: int, seeds: range, **kwargs) -> float:
 @pytest.mark.parametrize(
     "name, problem, n",
     [
-        ("tpe", "hartmann6", 60),
-        ("tpe", "branin", 80),  # univariate TPE ties random on Branin at 40 (hyperopt's fmin too)
-        ("tpe", "mixed", 40),
+        ("hyperopt-tpe", "hartmann6", 60),
+        ("hyperopt-tpe", "branin", 80),  # univariate TPE ties random on Branin at 40 (hyperopt's fmin too)
+        ("hyperopt-tpe", "mixed", 40),
         ("optuna-tpe", "branin", 40),
         ("optuna-tpe", "hartmann6", 60),
         ("optuna-tpe", "mixed", 40),

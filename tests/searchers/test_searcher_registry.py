@@ -13,7 +13,7 @@ from tuner.searchers.tpe import _Tree
 
 
 def test_registry_names():
-    assert set(SEARCHERS) == {"random", "grid", "tpe", "bayesopt", "optuna-tpe", "pso"}
+    assert set(SEARCHERS) == {"random", "grid", "hyperopt-tpe", "bayesopt", "optuna-tpe", "pso"}
 
 
 def test_unknown_searcher_lists_the_names():
@@ -76,7 +76,7 @@ def test_bad_mode_is_refused():
         make_searcher("random", load_space("digits_mlp"), metric="loss", mode="minimise")
 
 
-@pytest.mark.parametrize("name", ["tpe", "optuna-tpe", "bayesopt", "pso"])
+@pytest.mark.parametrize("name", ["hyperopt-tpe", "optuna-tpe", "bayesopt", "pso"])
 def test_model_based_searchers_need_a_metric(name):
     searcher = make_searcher(name, load_space("digits_mlp"))
     with pytest.raises(RuntimeError, match="needs metric and mode before suggesting"):
@@ -84,7 +84,7 @@ def test_model_based_searchers_need_a_metric(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["tpe", "optuna-tpe", pytest.param("bayesopt", marks=pytest.mark.slow), "pso"]
+    "name", ["hyperopt-tpe", "optuna-tpe", pytest.param("bayesopt", marks=pytest.mark.slow), "pso"]
 )
 def test_mode_max_maximises(name):
     """The same metric x, maximised and then minimised: late suggestions move apart."""

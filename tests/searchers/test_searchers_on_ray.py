@@ -74,13 +74,13 @@ def _slow_unless(name: str, fast: str):
 
 
 # one run stays in the default test set: tpe, whose Ray adapter hangs on this very case
-@pytest.mark.parametrize("name", [_slow_unless(n, "tpe") for n in sorted(SEARCHERS)])
+@pytest.mark.parametrize("name", [_slow_unless(n, "hyperopt-tpe") for n in sorted(SEARCHERS)])
 def test_a_real_tune_run(ray_session, tmp_path, name):
     space = _grid_space() if name == "grid" else conditional_space()
     points = [] if name == "grid" else [dict(WARM)]  # warm start on a conditional space
     # metric/mode go to the searcher itself: Ray forwards TuneConfig's only when param_space
     # is non-empty (tune.py: ``if config and not set_search_properties(...)``)
-    extra = {"n_startup": 3} if name in ("tpe", "optuna-tpe", "bayesopt") else {}
+    extra = {"n_startup": 3} if name in ("hyperopt-tpe", "optuna-tpe", "bayesopt") else {}
     searcher = make_searcher(
         name, space, metric=METRIC, mode="min", seed=0, points_to_evaluate=points, **extra
     )

@@ -18,22 +18,28 @@ from ray.tune.schedulers import TrialScheduler
 
 from tuner.budget import BudgetLadder, hyperband_brackets
 from tuner.schedulers.asha import SeededASHA, stable_uniform
+from tuner.schedulers.checked_asha import CheckedASHA
 from tuner.schedulers.hyperband import PaperHyperBand
+from tuner.schedulers.pb2 import SeededPB2, pb2_params
 from tuner.schedulers.pbt import SeededPBT, mutations_from_space
 from tuner.schedulers.simple import LadderFIFO, LadderMedian
 
 __all__ = [
     "PAUSING_SCHEDULERS",
+    "POPULATION_SCHEDULERS",
     "SCHEDULERS",
+    "CheckedASHA",
     "LadderFIFO",
     "LadderMedian",
     "PaperHyperBand",
     "SchedulerError",
     "SeededASHA",
+    "SeededPB2",
     "SeededPBT",
     "concurrency_hint",
     "make_scheduler",
     "mutations_from_space",
+    "pb2_params",
     "scheduler_options",
     "stable_uniform",
 ]
@@ -41,13 +47,19 @@ __all__ = [
 SCHEDULERS: dict[str, str] = {
     "fifo": "run every trial to the ladder's max (no early stopping)",
     "asha": "asynchronous successive halving, stopping variant, brackets by stable hash",
+    "asha-checked": "ASHA that stops only on rungs ranking like the top rung (Kendall tau, "
+                    "measured online); none does → full fidelity",
     "hyperband": "synchronous HyperBand with the paper's brackets; pauses (needs checkpoints)",
     "median": "median stopping rule on epochs, grace = ladder min",
     "pbt": "population based training, mutations from the space (needs checkpoints)",
+    "pb2": "population based bandits: PBT with GP-UCB explore (needs checkpoints)",
 }
 
 # Schedulers that PAUSE trials: the trainable must save/load checkpoints to resume.
-PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt"})
+PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt", "pb2"})
+# Schedulers that clone one trial's checkpoint into another (need the space; never mutate keys
+# that reshape the weights).
+POPULATION_SCHEDULERS = frozenset({"pbt", "pb2"})
 
 
 from tuner.errors import SchedulerError  # noqa: E402  (re-exported)
@@ -59,6 +71,10 @@ def _fifo(ladder, *, metric, mode, seed, **options):
 
 def _asha(ladder, *, metric, mode, seed, **options):
     return SeededASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
+
+
+def _asha_checked(ladder, *, metric, mode, seed, **options):
+    return CheckedASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
 
 
 def _hyperband(ladder, *, metric, mode, seed, **options):
@@ -76,12 +92,21 @@ def _pbt(ladder, *, metric, mode, seed, space=None, **options):
     return SeededPBT(ladder, space, metric=metric, mode=mode, seed=seed, **options)
 
 
+def _pb2(ladder, *, metric, mode, seed, space=None, **options):
+    if space is None:
+        raise SchedulerError("scheduler pb2: needs the search space (options: space=...) to "
+                             "derive its bounds")
+    return SeededPB2(ladder, space, metric=metric, mode=mode, seed=seed, **options)
+
+
 _BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], type]] = {
     "fifo": (_fifo, LadderFIFO),
     "asha": (_asha, SeededASHA),
+    "asha-checked": (_asha_checked, CheckedASHA),
     "hyperband": (_hyperband, PaperHyperBand),
     "median": (_median, LadderMedian),
     "pbt": (_pbt, SeededPBT),
+    "pb2": (_pb2, SeededPB2),
 }
 
 # Options every builder accepts and ignores when it has no use for them, so the runner can
@@ -94,7 +119,7 @@ def scheduler_options(name: str) -> list[str]:
     _, cls = _BUILDERS[name]
     skip = {"self", "ladder", "space", "metric", "mode", "seed"}
     names = [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
-    return names + (["space"] if name == "pbt" else [])
+    return names + (["space"] if name in POPULATION_SCHEDULERS else [])
 
 
 def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
@@ -109,7 +134,7 @@ def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
     if unknown:
         raise SchedulerError(f"scheduler {name}: unknown option {unknown[0]!r}; valid: "
                              f"{', '.join(valid) or '(none)'}")
-    if name != "pbt":
+    if name not in POPULATION_SCHEDULERS:
         options.pop("space", None)
     builder, _ = _BUILDERS[name]
     try:
@@ -128,12 +153,12 @@ def concurrency_hint(name: str, ladder: BudgetLadder, slots: int | None,
     HyperBand halves a bracket once every trial *added* to it has reached the milestone, so
     with a limit of ``slots`` its brackets hold only ``slots`` trials and almost nothing is
     stopped (measured: 9 trials, limit 2 → 7 reached max instead of 1). It needs room for the
-    largest bracket; PBT for the whole population. Running trials stay bounded by resources.
+    largest bracket; PBT and PB2 for the whole population. Running trials stay bounded by resources.
     """
     if name == "hyperband":
         biggest = max(b.rungs[0][0] for b in hyperband_brackets(ladder.min, ladder.max,
                                                                  ladder.eta))
         return max(slots or 1, biggest)
-    if name == "pbt" and num_samples:
+    if name in POPULATION_SCHEDULERS and num_samples:
         return max(slots or 1, num_samples)
     return slots

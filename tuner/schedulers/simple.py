@@ -10,6 +10,11 @@ is worse than the median of the other trials' running averages up to the same ep
 least ``min_samples_required`` such trials. Ray *pauses* a trial when there are too few peers
 and others are waiting; that needs ``controller.get_live_trials()`` and checkpoint churn, so by
 default it continues instead (``pause_when_few=True`` restores Ray's behaviour).
+
+Ray's rule keeps every trial's curve keyed by the ``Trial`` object and ``Tuner.restore``
+rebuilds the scheduler empty, so a resumed median rule would judge the remaining trials against
+nobody. ``get_state``/``set_state`` (carried by ``tuner.resume``) keep the curves by trial id;
+Ray re-adds every trial on restore and ``on_trial_add`` hands each its curve back.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class LadderMedian(MedianStoppingRule):
                          min_time_slice=0, hard_stop=True)
         self.ladder = ladder
         self.pause_when_few = pause_when_few
+        self._restored: dict[str, dict] = {}
 
     def _on_insufficient_samples(self, tune_controller, trial, time) -> str:
         if self.pause_when_few:
@@ -71,3 +77,37 @@ class LadderMedian(MedianStoppingRule):
         if result.get("training_iteration", 0) >= self.ladder.max:
             return TrialScheduler.STOP
         return action
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        super().on_trial_add(tune_controller, trial)
+        saved = self._restored.pop(trial.trial_id, None)
+        if saved is None:
+            return
+        self._results[trial] = [dict(r) for r in saved["results"]]
+        if saved["stopped"]:
+            self._stopped_trials.add(trial)
+        if saved["last_pause"] is not None:
+            self._last_pause[trial] = saved["last_pause"]
+
+    # Persistence (Tuner.restore rebuilds schedulers empty: ray-project/ray#30838) ----------
+    def get_state(self) -> dict:
+        """Plain, JSON-serialisable state: each trial's recorded (epoch, value) curve by id,
+        whether it was stopped, when it last paused."""
+        keys = (self._time_attr, self._metric)
+        trials = {}
+        for trial in dict.fromkeys([*self._results, *self._stopped_trials]):
+            trials[trial.trial_id] = {
+                "results": [{k: r[k] for k in keys if k in r} for r in self._results.get(trial,
+                                                                                        [])],
+                "stopped": trial in self._stopped_trials,
+                "last_pause": self._last_pause[trial] if trial in self._last_pause else None,
+            }
+        return {"metric": self._metric, "mode": self._mode, "trials": trials}
+
+    def set_state(self, state: dict) -> None:
+        if self._metric is None and state.get("metric"):  # else keep what construction gave
+            self.set_search_properties(state["metric"], state["mode"])
+        self._results.clear()
+        self._stopped_trials = set()
+        self._last_pause.clear()
+        self._restored = {tid: dict(rec) for tid, rec in state["trials"].items()}

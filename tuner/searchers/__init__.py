@@ -19,6 +19,7 @@ from tuner.searchers.tpe import TPESearcher
 from tuner.searchers.validate import check_searcher_space
 
 __all__ = [
+    "ALIASES",
     "SEARCHERS",
     "GPSearcher",
     "GridSearcher",
@@ -34,15 +35,20 @@ __all__ = [
 SEARCHERS: dict[str, Callable[..., SpaceSearcher]] = {
     "random": RandomSearcher,
     "grid": GridSearcher,
-    "tpe": TPESearcher,
+    "hyperopt-tpe": TPESearcher,
     "bayesopt": GPSearcher,
     "optuna-tpe": OptunaTPESearcher,
     "pso": PSOSearcher,
 }
 
 
+# Old names (tuner.methods.canonical prints their deprecation line for experiments).
+ALIASES = {"tpe": "hyperopt-tpe"}
+
+
 def make_searcher(name: str, space: SearchSpace, **kwargs: Any) -> SpaceSearcher:
     """Build the searcher called ``name``; ``KeyError`` lists the valid names."""
+    name = ALIASES.get(name, name)
     if name not in SEARCHERS:
         raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")
     return SEARCHERS[name](space, **kwargs)

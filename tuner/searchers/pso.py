@@ -9,14 +9,21 @@ particle swarm optimization", IJNME 2006): a particle moves as soon as *its* res
 so no generation barrier stalls a Ray cluster. When every particle is out being evaluated,
 extra requests get a uniform "scout" draw, which can still improve the global best.
 
-Under ASHA (method ``asha-pso``) a trial's completion carries the last rung it reached, so a
-particle stopped at a low rung gets that rung's (worse) loss and simply keeps its personal
-best, while the global best moves to configurations that survive to the top rungs — the same
-convention Ray uses for a searcher behind a stopping scheduler (ray-project/ray#6056).
+Under ASHA (method ``asha-pso``) a trial's completion carries the last rung it reached
+(``training_iteration``), and bests are ordered by *rung reached first, then loss*: a trial the
+scheduler promoted further beats one it stopped, whatever their raw values. Values at
+different rungs are not comparable — a fit on 1/27 of the data can score above anything full
+fidelity reaches (rbv2_rpart), and a swarm led by such a value chases a configuration no full
+run confirms. Without a stopping scheduler every trial ends at the same rung and the order is
+the loss alone.
 
-Written here because no maintained PSO library fits Ray's suggest/complete protocol: pyswarms
-(unmaintained since 2021) and nevergrad's PSO evaluate whole generations (ask/tell in batches),
-and neither understands our conditional spaces or warm-start points.
+Written here rather than wrapped: pyswarms (unmaintained since 2021) evaluates whole
+generations; nevergrad's ``PSO`` is asynchronous per particle too (``optimizerlib._PSO`` keeps a
+``UidQueue`` of particles and moves one on each ``tell``), but it owns its own parametrization and
+RNG — it does not understand our conditional (``when=``) spaces, and its seeding goes through
+its parametrization's random state rather than the searcher's seed — and it takes no
+warm-start points into the swarm. The first wave is a Latin hypercube from
+``scipy.stats.qmc.LatinHypercube``, seeded from the searcher's generator.
 """
 
 from __future__ import annotations
@@ -44,8 +51,13 @@ def check_pso_space(space: SearchSpace) -> None:
         raise SpaceError(
             "pso: PSO needs at least one numeric (float or int) parameter, but every "
             f"searchable parameter is categorical ({', '.join(searchable)}); "
-            "use 'tpe', 'optuna-tpe', 'random' or 'grid' for this space"
+            "use 'hyperopt-tpe', 'optuna-tpe', 'random' or 'grid' for this space"
         )
+
+
+def _better(rung: float, loss: float, best_rung: float, best_loss: float) -> bool:
+    """Further promoted wins; at the same rung, the lower loss."""
+    return rung > best_rung or (rung == best_rung and loss < best_loss)
 
 
 class PSOSearcher(SpaceSearcher):
@@ -73,17 +85,19 @@ class PSOSearcher(SpaceSearcher):
         self.v = np.zeros_like(self.x)  # Engelbrecht (2012): zero start keeps the swarm inside
         self.pbest_x = self.x.copy()
         self.pbest_loss = np.full(n, math.inf)
+        self.pbest_rung = np.zeros(n)
         self.gbest_x: np.ndarray | None = None
         self.gbest_loss = math.inf
+        self.gbest_rung = 0.0
         self._ready: deque[int] = deque(range(n))  # particles whose position awaits evaluation
         self._busy: dict[str, tuple[int, np.ndarray]] = {}  # trial id -> (particle, position)
 
     def _latin_hypercube(self, n: int, d: int) -> np.ndarray:
-        """Spread the first wave: one particle per stratum of every coordinate."""
-        x = np.empty((n, d))
-        for j in range(d):
-            x[:, j] = (self.rng.permutation(n) + self.rng.random(n)) / n
-        return x
+        """Spread the first wave: one particle per stratum of every coordinate (scipy's
+        ``LatinHypercube``, drawing from the searcher's seeded generator)."""
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d=d, rng=self.rng).random(n)
 
     def _config(self, pos: np.ndarray) -> dict:
         return self.space.from_unit(dict(zip(self.dims, pos.tolist())))
@@ -109,13 +123,14 @@ class PSOSearcher(SpaceSearcher):
 
     def _observe(self, trial_id: str, config: dict, loss: float | None, result: dict | None):
         i, pos = self._busy.pop(trial_id, (_SCOUT, None))
-        if loss is not None and loss < self.gbest_loss:
-            self.gbest_loss = loss
+        rung = float((result or {}).get("training_iteration", 0) or 0)
+        if loss is not None and _better(rung, loss, self.gbest_rung, self.gbest_loss):
+            self.gbest_rung, self.gbest_loss = rung, loss
             self.gbest_x = (pos if pos is not None else self._unit(config)).copy()
         if i == _SCOUT:
             return
-        if loss is not None and loss < self.pbest_loss[i]:
-            self.pbest_loss[i], self.pbest_x[i] = loss, pos.copy()
+        if loss is not None and _better(rung, loss, self.pbest_rung[i], self.pbest_loss[i]):
+            self.pbest_rung[i], self.pbest_loss[i], self.pbest_x[i] = rung, loss, pos.copy()
         self._move(i)
         self._ready.append(i)
 

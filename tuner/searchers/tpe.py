@@ -1,4 +1,4 @@
-"""``tpe``: hyperopt's Tree-structured Parzen Estimator on our conditional spaces.
+"""``hyperopt-tpe``: hyperopt's Tree-structured Parzen Estimator on our conditional spaces.
 
 TPE (Bergstra et al., "Algorithms for hyper-parameter optimization", NeurIPS 2011) models
 good and bad configurations with one Parzen density per parameter and node of a tree-shaped

@@ -32,6 +32,6 @@ def _check_grid(space: SearchSpace) -> None:
         raise SpaceError(
             f"grid: {', '.join(continuous)}: a continuous float range has no grid; give it a "
             "'step', make it a 'grid'/'categorical' list, or use a sampling searcher "
-            "('random', 'tpe', 'bayesopt', ...)"
+            "('random', 'hyperopt-tpe', 'optuna-tpe', ...)"
         )
     space.grid()  # anything else grid() refuses, with its own message
