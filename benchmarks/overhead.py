@@ -28,7 +28,7 @@ What is measured, per run:
 
 The ratios compare per-trial figures with ``ray-defaults`` (the issue's target: ``tuner
 launch`` ≤ 1/20 of it) and with Optuna. Figures are medians over ``--repeats``; each run's
-1-minute load average is recorded, since 2 shared cores make every number noisy (notes §8).
+1-minute load average is recorded, since 2 shared cores make every number noisy.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ OURS = ("asha", "hyperband", "bohb", "asha-mf-optuna-tpe", "asha-hyperopt-tpe", 
         "asha-checked-pso",
         "median", "hyperopt-tpe", "optuna-tpe", "bayesopt", "pso")
 # optional (the ``bench`` extra): peers that retrain at every fidelity they ask for
-EXTRA_PEERS = ("dehb",)
+EXTRA_PEERS = ("dehb", "smac-mf", "smac-bo")
 PEERS = PEERS + EXTRA_PEERS
 ALL_METHODS = PEERS + OURS
 

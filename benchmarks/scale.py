@@ -28,7 +28,7 @@ from benchmarks import simulator as sim
 from benchmarks.synthetic import SyntheticCurves
 from tuner.budget import BudgetLadder
 
-__all__ = ["asha_workers", "decision_times", "main"]
+__all__ = ["asha_workers", "checked_prefilled", "decision_times", "main"]
 
 SCALE_METHODS = ("random", "asha", "hyperband", "asha-mf-optuna-tpe", "ray-asha")
 
@@ -97,6 +97,36 @@ def asha_prefilled(n: int, decisions: int = 200, ray_default: bool = False) -> f
     return 1e3 * (time.perf_counter() - t0) / decisions
 
 
+def checked_prefilled(n: int, decisions: int = 200) -> tuple[float, float]:
+    """ms per ``asha-checked`` decision at a rung holding ``n`` values, worst case: the rung's
+    τ window is full and a new top-rung pair arrives before every decision, every decision is
+    a STOP checked against τ (``RungAgreement.misleads``), which is recomputed each time a
+    tenth of the window is new. Returns (wall ms, CPU ms) per decision: on a shared machine the
+    CPU time is the cost, the wall time adds the wait for a core."""
+    from tuner.schedulers import make_scheduler
+
+    ladder = BudgetLadder(min=1, max=27, eta=3)
+    sch = make_scheduler("asha-checked", ladder, metric="acc", mode="max", seed=0)
+    rng = np.random.default_rng(0)
+    sch._brackets[0]._rungs[-1][1].update({f"f{i}": float(v)
+                                           for i, v in enumerate(rng.random(n))})
+    for i in range(300):  # fill the window: rung-1 and top values of finished trials
+        sch.agreement.record(f"p{i}", 1, float(rng.random()))
+        sch.agreement.record(f"p{i}", 27, float(rng.random()))
+    trials = [sim.SimTrial(f"t{i}", {}) for i in range(decisions)]
+    for t in trials:
+        sch.on_trial_add(None, t)
+    wall = cpu = 0.0
+    for i, t in enumerate(trials):
+        sch.agreement.record(f"q{i}", 1, float(rng.random()))
+        sch.agreement.record(f"q{i}", 27, float(rng.random()))  # invalidates the cached τ
+        t0, c0 = time.perf_counter(), time.process_time()
+        sch.on_trial_result(None, t, {"acc": 0.0, "training_iteration": 1})  # below cutoff
+        wall += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+    return 1e3 * wall / decisions, 1e3 * cpu / decisions
+
+
 def asha_workers(instance: str = "lcbench/167168", workers=(1, 4, 16, 64, 256), seeds=3):
     """Simulated seconds to spend the budget / reach random search's final regret."""
     from benchmarks import peers, yahpo
@@ -161,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(pre), flush=True)
     text += ("\n\n## ASHA decision with n values already recorded at the rung\n\n"
              + "\n".join(pre))
+    chk = ["| recorded at the rung | asha-checked wall ms / decision (a new top pair each time) "
+           "| CPU ms / decision |", "|---|---|---|"]
+    for n in (10, 1_000, 100_000):
+        wall, cpu = checked_prefilled(n, decisions=1000)
+        chk.append(f"| {n:,} | {wall:.3f} | {cpu:.3f} |")
+    print("\n".join(chk), flush=True)
+    text += ("\n\n## asha-checked decision, worst case (a new top pair before every decision)"
+             "\n\n" + "\n".join(chk))
     if not args.skip_asha_workers:
         target, rows = asha_workers()
         t1 = rows[0][1]

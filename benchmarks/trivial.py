@@ -1,4 +1,4 @@
-"""A trivial trainable for measuring framework overhead (notes §8's toy problem).
+"""A trivial trainable for measuring framework overhead (benchmarks/overhead.py).
 
 ``loss = (x − 1)² + (y + 2)² + 10 / epoch``, one report per epoch, no real work — so the wall
 time of a run is the framework's. ``Trivial`` is a class Trainable with ``reset_config`` (actor

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import functools
 
-import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import tuner
 from trainables.data import Dataset, from_arrays, subset
-from trainables.lightning import lightning_evaluate, lightning_trainable
+from trainables.lightning import lightning_evaluate, lightning_trainable, require_lightning
+
+pl = require_lightning()  # lightning.pytorch, or one line: pip install -e ".[lightning]"
 
 
 class DigitsMLP(pl.LightningModule):

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 
-__all__ = ["find_chromium", "start_dashboard", "render", "text_of"]
+__all__ = ["find_chromium", "render", "start_dashboard", "text_of"]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -61,7 +61,7 @@ def render(url: str, *, screenshot: str | None = None, size: str = "1400,1000",
         cmd = [browser, *FLAGS, f"--user-data-dir={profile}",
                f"--virtual-time-budget={budget_ms}", f"--window-size={size}"]
         cmd += [f"--screenshot={os.path.abspath(screenshot)}"] if screenshot else ["--dump-dom"]
-        out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd + [url], check=False, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(f"chromium exited {out.returncode}: {out.stderr[-2000:]}")
     return out.stdout
@@ -69,7 +69,7 @@ def render(url: str, *, screenshot: str | None = None, size: str = "1400,1000",
 
 def text_of(dom: str) -> str:
     """The page's visible text, one space between words (styles and scripts dropped)."""
-    dom = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", dom, flags=re.S)
+    dom = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", dom, flags=re.DOTALL)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)).strip()
 
 

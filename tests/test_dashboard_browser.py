@@ -22,7 +22,7 @@ from tuner.errors import ConfigError
 from tuner.mirror import JOURNAL, StudyMirror, distributions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import dashboard_shot  # noqa: E402
+import dashboard_shot  # noqa: E402  (scripts/ is no package)
 
 SPACE = SearchSpace({
     "learning_rate": Float(1e-4, 0.1, log=True),

@@ -61,7 +61,11 @@ def test_local_run_writes_results_and_stops_early(ray_session, tmp_path):
     assert 0.5 < best["test"]["test_accuracy"] <= 1.0
     assert best["epochs"] == 9
     report = (out / "report.md").read_text()
-    assert "| 0 | 1 | 1 |" in report  # rung 0: 1 epoch, all 10 trials reached it
+    # the rung table counts what trials.csv says: rung 0 (1 epoch) all 10, then fewer
+    for i, epochs in enumerate((1, 3, 9)):
+        reached = sum(int(r["epochs"]) >= epochs for r in rows)
+        assert f"| {i} | {epochs} | 1 | {reached} |" in report, (i, reached)
+    assert "| 0 | 1 | 1 | 10 |" in report
     assert outcome.best.trial_id == best["trial_id"]
     # Ray's own experiment files sit next to ours
     assert any(p.name.startswith("experiment_state") for p in out.iterdir())

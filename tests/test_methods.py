@@ -30,6 +30,7 @@ PAIRS = {
     "bayesopt": ("bayesopt", "fifo"), "pso": ("pso", "fifo"),
     "asha": ("random", "asha"), "asha-hyperopt-tpe": ("hyperopt-tpe", "asha"),
     "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha"), "asha-pso": ("pso", "asha"),
+    "asha-checked-pso": ("pso", "asha-checked"),
     "hyperband": ("random", "hyperband"), "bohb": ("mf-optuna-tpe", "hyperband"),
     "median": ("random", "median"), "pbt": ("random", "pbt"), "pb2": ("random", "pb2"),
 }

@@ -250,19 +250,31 @@ def test_callback_flushes_about_every_flush_s(tmp_path):
 
 
 def test_experiment_end_reconciles_with_rays_view(tmp_path):
-    cb = callback(tmp_path, [], flush_s=3600)
-    ended = fake_trial("ended", ADAM)
-    lost = fake_trial("lost", ADAM)
+    first = callback(tmp_path, [], flush_s=0.0)
+    ended, lost = fake_trial("ended", ADAM), fake_trial("lost", ADAM)
     for t in (ended, lost):
-        cb.on_trial_start(0, [], t)
+        first.on_trial_start(0, [], t)
     ended.last_result = _result(3, 0.9)
-    cb.on_trial_result(0, [], ended, ended.last_result)
-    ended.status = "TERMINATED"  # ended while no driver listened (before --resume)
-    cb.on_experiment_end([ended])
+    first.on_trial_result(0, [], ended, ended.last_result)
+    # the driver dies; --resume unpickles the callback, and Ray restores "ended" as finished
+    # (it ended after the mirror's last flush) and no longer knows "lost"
+    resumed = pickle.loads(pickle.dumps(first))
+    ended.status = "TERMINATED"
+    resumed.on_experiment_end([ended])
     trials = by_ray_id(load(str(tmp_path / JOURNAL)))
     assert trials["ended"].state == TrialState.COMPLETE
     assert trials["lost"].state == TrialState.FAIL
     assert "after --resume" in trials["lost"].user_attrs["status"]
+
+
+def test_interrupted_trial_stays_running_for_resume(tmp_path):
+    cb = callback(tmp_path, [], flush_s=3600)
+    t = fake_trial("cut", ADAM)
+    cb.on_trial_start(0, [], t)
+    t.status = "TERMINATED"  # what Ray's clean-up after Ctrl-C sets, without an end event
+    cb.on_experiment_end([t])
+    (trial,) = load(str(tmp_path / JOURNAL)).trials
+    assert trial.state == TrialState.RUNNING
 
 
 def test_pickled_callback_reopens_and_appends(tmp_path):
@@ -336,3 +348,11 @@ def test_remote_storage_is_not_mirrored(tmp_path):
     cb.on_trial_start(0, [], t)
     cb.on_experiment_end([t])
     assert cb._mirror is None and warnings == []
+
+
+def test_overhead_benchmark_runs(capsys):
+    from benchmarks import mirror_overhead
+
+    mirror_overhead.main(["--trials", "2", "--epochs", "3"])
+    out = capsys.readouterr().out
+    assert "2 trials x 3 results = 6 results" in out and out.count("us per result") == 2

@@ -4,6 +4,8 @@ statuses, parameters from the configs, every epoch's value as an intermediate va
 
 from __future__ import annotations
 
+import math
+
 import optuna
 import pytest
 from optuna.storages import JournalStorage
@@ -53,7 +55,7 @@ def test_run_is_mirrored_into_an_optuna_study(ray_session, tmp_path):
             assert trial.state == STATE[record.status]
             assert trial.value == pytest.approx(record.history[-1])
         assert trial.params == {"lr": record.config["lr"], "hidden": record.config["hidden"]}
-        finite = {i + 1: v for i, v in enumerate(record.history) if v == v}
+        finite = {i + 1: v for i, v in enumerate(record.history) if math.isfinite(v)}
         assert trial.intermediate_values == pytest.approx(finite)
         assert trial.user_attrs["epochs"] == record.epochs
         assert trial.user_attrs["status"] == record.status

@@ -22,7 +22,7 @@ def _raw(tmp_path: Path, **changes):
         "config": {"dataset": "digits", "hidden": 32, "depth": 1, "batch_size": 64},
         "space": {
             "lr": {"type": "float", "low": 1.0e-3, "high": 0.1, "log": True},
-            "dropout": {"type": "float", "low": 0.0, "high": 0.3},
+            "dropout": {"type": "categorical", "choices": [0.0, 0.2]},
             "optimizer": "adam",
         },
         "searcher": "random",
@@ -117,6 +117,7 @@ def test_packed_run_gives_each_trial_its_solo_curve(ray_session, tmp_path):
     assert sum("ended after" in line for line in lines) == 6
     stopped = [r for r in outcome.records if r.epochs < 3]
     assert stopped, "ASHA (eta 3, 6 trials) stops some members at the first rung"
+    checked = 0
     for record in outcome.records:
         assert record.checkpoint and (Path(record.checkpoint) / "trainable.pt").exists()
         if record.config["dropout"] > 0:
@@ -124,4 +125,6 @@ def test_packed_run_gives_each_trial_its_solo_curve(ray_session, tmp_path):
         solo = MLPTrainable.make_run(record.config)
         curve = [solo.train_one_epoch()["val_accuracy"] for _ in record.history]
         assert all(math.isclose(a, b, abs_tol=1e-4) for a, b in zip(record.history, curve))
+        checked += 1
+    assert checked >= 2, "seed 1 samples dropout 0 for several trials"
     assert outcome.best is not None and "test_accuracy" in outcome.test

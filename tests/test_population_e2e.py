@@ -38,7 +38,7 @@ def test_lineage_lands_in_the_report(ray_session, tmp_path, scheduler):
     report = (out / "report.md").read_text()
     title = {"pbt": "PBT", "pb2": "PB2"}[scheduler]
     assert f"## {title} lineage" in report, report[-2000:]
-    rows = re.findall(r"^\| (\d+) \| (\w+) \| (\w+) \| (\d+) \| (.*) \|$", report, re.M)
+    rows = re.findall(r"^\| (\d+) \| (\w+) \| (\w+) \| (\d+) \| (.*) \|$", report, re.MULTILINE)
     ids = {r["trial_id"] for r in csv.DictReader((out / "trials.csv").open())}
     assert rows and all(t in ids and s in ids and t != s for _, t, s, _, _ in rows)
     assert all("hidden" not in mutation for *_, mutation in rows)  # shape key: copied only

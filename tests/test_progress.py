@@ -65,14 +65,21 @@ def test_progress_counts_and_eta():
     assert p.eta(10.0) is None  # no trial ended yet: no rate
     line = p.status_line(10.0)
     assert "0/10 done" in line and "2 running, furthest at epoch 3 of 9" in line
-    assert "best val_accuracy 0.7000 (b, epoch 3)" in line
-    assert "ETA after the first trial ends" in line
+    assert "best epoch so far: val_accuracy 0.7000 (b, epoch 3)" in line
+    assert line.startswith("0/10 done | ") and "ETA" not in line
     p.end("a", "stopped early")
     p.end("b", "errored: RuntimeError: x")
     assert p.ended == {"completed": 0, "stopped early": 1, "errored": 1}
     assert p.eta(20.0) == 80.0  # 10 s per trial ended, 8 to go
     assert "2/10 done (0 completed, 1 stopped early, 1 errored)" in p.status_line(20.0)
     assert "running" not in p.status_line(20.0)
+
+
+def test_eta_leaves_out_the_time_before_the_first_trial_started():
+    p = Progress(total=4, metric="m", max_epochs=3)
+    p.start("a", elapsed=40.0)  # Ray and its workers took 40 s to start
+    p.end("a", "completed")
+    assert p.eta(50.0) == 30.0  # 10 s per trial since the first start, 3 to go
 
 
 def test_min_mode_keeps_the_lowest():
@@ -84,7 +91,7 @@ def test_min_mode_keeps_the_lowest():
 
 def test_tty_shows_a_live_line_before_any_trial_ends():
     term, clock = Terminal(), Clock()
-    cb = ProgressCallback(4, "val_accuracy", 9, stream=term, clock=clock, mode="max")
+    cb = ProgressCallback(4, "val_accuracy", 9, stream=term, clock=clock, width=300, mode="max")
     a, b = trial("a"), trial("b")
     cb.on_trial_start(0, [], a)
     cb.on_trial_start(0, [], b)
@@ -94,12 +101,12 @@ def test_tty_shows_a_live_line_before_any_trial_ends():
     assert len(shown) == 1  # one line, redrawn in place
     assert shown[0].startswith("0/4 done")
     assert "2 running, furthest at epoch 4 of 9" in shown[0]
-    assert "best val_accuracy 0.8100 (a, epoch 4)" in shown[0] and "5s" in shown[0]
+    assert "best epoch so far: val_accuracy 0.8100 (a, epoch 4)" in shown[0] and "5s" in shown[0]
 
 
 def test_tty_redraws_at_most_every_redraw_s():
     term, clock = Terminal(), Clock()
-    cb = ProgressCallback(4, "val_accuracy", 9, stream=term, clock=clock, redraw_s=1.0)
+    cb = ProgressCallback(4, "val_accuracy", 9, stream=term, clock=clock, width=300, redraw_s=1.0)
     a = trial("a")
     cb.on_trial_start(0, [], a)
     drawn = term.getvalue().count("\r\x1b[K")
@@ -114,7 +121,7 @@ def test_tty_redraws_at_most_every_redraw_s():
 
 def test_tty_keeps_finished_trials_above_the_live_line():
     term, clock = Terminal(), Clock()
-    cb = ProgressCallback(2, "val_accuracy", 3, stream=term, clock=clock)
+    cb = ProgressCallback(2, "val_accuracy", 3, stream=term, clock=clock, width=300)
     a, b = trial("a"), trial("b")
     cb.on_trial_start(0, [], a)
     cb.on_trial_start(0, [], b)
@@ -129,8 +136,25 @@ def test_tty_keeps_finished_trials_above_the_live_line():
     cb.on_experiment_end([a, b])
     shown = screen(term.getvalue())
     assert "b  stopped early at epoch 1" in shown[1]
-    assert shown[2].startswith("2/2 done (1 completed, 1 stopped early, 0 errored)")
+    assert shown[2].startswith("2/2 done (1 completed, 1 stopped early, 0 errored) | 10s |")
     assert shown[3] == ""  # the terminal is left on a fresh line
+
+
+def test_tty_line_fits_the_terminal_width():
+    term, clock = Terminal(), Clock()
+    cb = ProgressCallback(4, "val_accuracy", 9, stream=term, clock=clock, width=60,
+                          redraw_s=0)
+    a = trial("a")
+    cb.on_trial_start(0, [], a)
+    report(cb, a, 4, 0.81)
+    drawings = term.getvalue().split("\r\x1b[K")[1:]
+    assert drawings and all(len(d) < 60 for d in drawings)  # no wrap: \r redraws it whole
+    # the best value goes first, the running trials next: counts and time stay
+    assert drawings[-1] == "0/4 done | 1 running, furthest at epoch 4 of 9 | 0s"
+    p = cb.progress
+    assert p.status_line(0.0, width=30) == "0/4 done | 0s"
+    assert p.status_line(0.0, width=6) == "0/4 …"
+    assert "best epoch so far" in p.status_line(0.0)  # no width: everything
 
 
 def test_not_a_tty_prints_plain_lines_only():
@@ -196,6 +220,24 @@ def test_quiet_prints_errors_only():
     cb.on_experiment_end([a, b])
     assert term.getvalue() == ""
     assert len(lines) == 2 and "retrying b" in lines[0] and "b  errored" in lines[1]
+
+
+def test_resume_counts_the_trials_that_ended_before():
+    lines, clock = [], Clock()
+    cb = ProgressCallback(3, "val_accuracy", 3, lines.append, stream=Log(), clock=clock)
+    cb.setup()
+    done = trial("done", epochs=3, value=0.9)
+    done.status = "TERMINATED"
+    crashed = trial("crashed", epochs=1, value=0.5)
+    crashed.status = "ERROR"
+    again = trial("again")
+    cb.on_step_begin(0, [done, crashed, again])
+    cb.on_step_begin(0, [done, crashed, again])  # once only
+    assert cb.progress.ended == {"completed": 1, "stopped early": 0, "errored": 1}
+    cb.on_trial_start(0, [], again)
+    report(cb, again, 1, 0.4)
+    cb.on_trial_complete(0, [], again)
+    assert lines[-1].startswith("[  3/3]")
 
 
 def test_old_positional_signature_and_pickling():

@@ -56,14 +56,14 @@ class TrainConfig:
     # regularisation driven by the generalisation gap (schedules.GapFeedback)
     wd_schedule: str = "constant"  # constant | feedback (weight decay follows the gap)
     wd_min: float = 1e-5  # feedback: weight decay never below this (> 0: it moves by ×/÷)
-    wd_max: float = 0.1  # feedback: weight decay never above this
+    wd_max: float = 0.01  # feedback: weight decay never above this
     wd_factor: float = 2.0  # feedback: × when the gap widens, ÷ when it closes
     dropout_schedule: str = "constant"  # constant | feedback (dropout follows the gap)
     dropout_min: float = 0.0  # feedback: dropout never below this
     dropout_max: float = 0.5  # feedback: dropout never above this
     dropout_step: float = 0.05  # feedback: + when the gap widens, - when it closes
     gap_smoothing: float = 0.5  # feedback: EMA weight of the previous smoothed gap, in [0, 1)
-    gap_tolerance: float = 0.0  # feedback: gap changes within ± this hold the value
+    gap_tolerance: float = 0.01  # feedback: gap changes within ± this hold the value
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

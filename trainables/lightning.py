@@ -59,7 +59,8 @@ except ImportError:  # the optional extra is missing: the factories say so when 
     pl = None
     _CheckpointCallback = object
 
-__all__ = ["INSTALL_HINT", "TuneEpochCallback", "lightning_evaluate", "lightning_trainable"]
+__all__ = ["INSTALL_HINT", "TuneEpochCallback", "lightning_evaluate", "lightning_trainable",
+           "require_lightning"]
 
 INSTALL_HINT = 'trainables.lightning needs PyTorch Lightning: pip install -e ".[lightning]"'
 CHECKPOINT_FILE = "lightning.ckpt"
@@ -69,9 +70,12 @@ _OWNED = ("max_epochs", "enable_checkpointing", "check_val_every_n_epoch")
 Reporter = Callable[[dict, str], None]  # (metrics, checkpoint directory) -> None
 
 
-def _require_lightning() -> None:
-    if pl is None:  # ImportError, so tuner's import-path lookup turns it into a ConfigError
+def require_lightning() -> Any:
+    """``lightning.pytorch``, or one line saying how to install it (``ModuleNotFoundError``,
+    which ``tuner launch`` reports as a user error when it imports the trainable's module)."""
+    if pl is None:
         raise ModuleNotFoundError(INSTALL_HINT)
+    return pl
 
 
 def lightning_trainable(module_fn: Callable[[dict], Any], datamodule_fn: Callable[[dict], Any],
@@ -86,7 +90,7 @@ def lightning_trainable(module_fn: Callable[[dict], Any], datamodule_fn: Callabl
     ``lightning.pytorch.Trainer`` over our defaults (CPU unless Ray gave the trial a GPU; no
     logger, progress bar, model summary or sanity check; extra ``callbacks`` are appended).
     """
-    _require_lightning()
+    require_lightning()
     owned = sorted(set(trainer_kwargs) & set(_OWNED))
     if owned:
         raise ValueError(f"lightning_trainable: {', '.join(owned)} cannot be set here: the trial "
@@ -113,7 +117,7 @@ def lightning_evaluate(module_fn: Callable[[dict], Any], datamodule_fn: Callable
     ``.ckpt`` file) and returns what the module logs in ``test_step`` (e.g. ``test_loss``,
     ``test_accuracy``) as floats. Runs in the driver, on CPU unless ``trainer_kwargs`` say so.
     """
-    _require_lightning()
+    require_lightning()
 
     def evaluate(config: Mapping, checkpoint: Any) -> dict[str, float]:
         config = dict(config)
@@ -136,7 +140,7 @@ class TuneEpochCallback(_CheckpointCallback):
     ``ray.tune.report``; tests pass their own to run without Ray."""
 
     def __init__(self, report: Reporter | None = None) -> None:
-        _require_lightning()
+        require_lightning()
         self._report = report or _tune_report
         self._plateau: list[tuple[int, float]] = []  # steps Lightning takes after our save
         self._replay: list[tuple[int, float]] = []  # steps a resumed run still has to take

@@ -199,7 +199,7 @@ def build_feedback(cfg: Any, dropout: float) -> dict[str, GapFeedback]:
     and moves by ``× / ÷ wd_factor``; dropout starts at the model's ``dropout`` clipped into
     ``[dropout_min, dropout_max]`` and moves by ``± dropout_step``."""
     out = {}
-    common = dict(smoothing=cfg.gap_smoothing, tolerance=cfg.gap_tolerance)
+    common = {"smoothing": cfg.gap_smoothing, "tolerance": cfg.gap_tolerance}
     if cfg.wd_schedule == "feedback":
         out["weight_decay"] = GapFeedback(cfg.weight_decay, cfg.wd_min, cfg.wd_max,
                                           cfg.wd_factor, "multiply", **common)

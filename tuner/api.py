@@ -222,7 +222,7 @@ def load(path: str | os.PathLike) -> Results:
     from tuner import manifest as mf
     from tuner.collect import RunMeta, collect_records
     from tuner.ray_messages import RayMessages
-    from tuner.results import INTERRUPTED, NOT_STARTED, pick_best
+    from tuner.results import pick_best
 
     path = str(path)
     file = os.path.join(path, mf.MANIFEST)
@@ -232,12 +232,11 @@ def load(path: str | os.PathLike) -> Results:
     manifest = mf.read_manifest(file)
     exp = manifest["experiment"]
     meta = RunMeta(exp["metric"], exp["mode"], int(exp["budget"]["max"]))
+    interrupted = not manifest.get("finished")  # set when every trial of the run ended
     with RayMessages(lambda _line: None):
-        records = collect_records(path, meta)
+        records = collect_records(path, meta, interrupted=interrupted)
     best = pick_best(records, meta.mode)
     test, note = _test_from_best_json(path, best)
-    interrupted = not manifest.get("finished") or any(
-        r.status in (INTERRUPTED, NOT_STARTED) for r in records)
     return Results(path=path, experiment=exp, records=records, best=best, test=test,
                    test_note=note, interrupted=interrupted)
 

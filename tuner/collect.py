@@ -44,18 +44,24 @@ class RunMeta:
 
 def collect_records(path: str, meta: RunMeta, interrupted: bool = False
                     ) -> list[res.TrialRecord]:
-    """Every trial of the Ray experiment at ``path``, in creation order. A trial Ray left
-    running, paused or pending means the run was stopped before its end (Ctrl-C, a killed
-    driver): those are marked interrupted / not started."""
+    """Every trial of the Ray experiment at ``path``, in creation order (see :func:`_creation_number`). In a run stopped
+    before its end (``interrupted``: Ctrl-C, a killed driver) the trials Ray left running,
+    paused or pending are marked interrupted / not started. (A finished HyperBand run may
+    leave trials PAUSED at a milestone of a bracket that never filled: stopped early.)"""
     from ray.tune import ExperimentAnalysis
 
     analysis = ExperimentAnalysis(path)
-    interrupted = interrupted or any(t.status in ("RUNNING", "PAUSED", "PENDING")
-                                     for t in analysis.trials)
-    records = []
-    for order, trial in enumerate(analysis.trials):
-        records.append(_record(trial, order, meta, interrupted, analysis._fs))
-    return records
+    trials = sorted(analysis.trials, key=_creation_number)
+    return [_record(trial, order, meta, interrupted, analysis._fs)
+            for order, trial in enumerate(trials)]
+
+
+def _creation_number(trial: Any) -> int:
+    """The search generator's counter, the leading number of Ray's ``experiment_tag``
+    (``"3_lr=0.01"``): the experiment state lists trials in the order they last changed
+    (a set), and trial ids are random."""
+    head = str(getattr(trial, "experiment_tag", "") or "").split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
 
 
 def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
@@ -73,7 +79,7 @@ def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
     status = res.status_of(epochs, meta.max_epochs, error)
     if trial.status == "PENDING" and not epochs:
         status = res.NOT_STARTED
-    elif trial.status in ("RUNNING", "PAUSED", "PENDING") and interrupted:
+    elif trial.status in ("RUNNING", "PAUSED", "PENDING") and interrupted and not error:
         status = res.INTERRUPTED
     checkpoint = trial.checkpoint
     failures = int(getattr(trial, "num_failures", 0) or 0)

@@ -81,7 +81,8 @@ def confidence_lines(records: list[TrialRecord], best: TrialRecord | None,
     out.append("")
     if close:
         out.append(f"Within noise of the winner ({len(close)} of the next {len(rivals)} at "
-                   f"{best.epochs} epochs; difference below a 95 % two-proportion test): "
+                   f"{best.epochs} epoch{'s' if best.epochs != 1 else ''}; difference below a "
+                   "95 % two-proportion test): "
                    + ", ".join(f"{r.trial_id} ({r.last:.4f})" for r in close)
                    + ". The choice among them is not settled by this validation set — "
                      "`tuner confirm` retrains them with fresh seeds.")

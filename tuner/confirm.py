@@ -6,8 +6,9 @@ MLSys 2021, who show seed variance alone reorders close configs). Retraining eac
 ``k`` configs with ``s`` fresh seeds, at full budget, gives mean ± spread per config on
 validation and test — a measured answer to "is #1 really better than #2?".
 
-Built on the runner itself: one experiment whose searcher proposes exactly the ``k × s`` points
-(``points_to_evaluate`` of the random searcher, each with its seed; ``num_samples = k × s``)
+Built on the Python API (``tuner.api.run``): one experiment whose searcher proposes exactly
+the ``k × s`` points (``points_to_evaluate`` of the random searcher, each with its seed;
+``num_samples = k × s``)
 under the FIFO scheduler, so every retrain runs to the full budget, in parallel on Ray, with
 the same retries and checkpoints as any run. The seed is a searched value because
 ``TrainConfig.seed`` is what trials read; it fixes the data split, the initialisation and the
@@ -26,7 +27,8 @@ from typing import Any
 from tuner.errors import ConfigError
 from tuner.results import ERRORED, TrialRecord
 
-__all__ = ["ConfigScore", "confirm_experiment", "summarise", "confirm_markdown", "top_configs"]
+__all__ = ["ConfigScore", "confirm_experiment", "confirm_markdown", "run_confirm", "summarise",
+           "top_configs"]
 
 
 @dataclass
@@ -132,37 +134,37 @@ def confirm_markdown(name: str, metric: str, scores: list[ConfigScore], seeds: l
     best = max((s for s in scores if s.val), key=lambda s: statistics.fmean(s.val),
                default=None)
     if best is not None:
-        out += ["", f"Best on fresh seeds: rank {best.rank} ({best.trial_id})"
+        out += ["", f"Best mean on fresh seeds: rank {best.rank} ({best.trial_id})"
                 + (" — the first run's pick holds." if best.rank == 1 else
-                   " — not the first run's pick: its lead was seed luck.")]
+                   " — not the first run's pick: its ordering did not hold on fresh seeds "
+                   "(compare the spreads before switching).")]
     return "\n".join(out) + "\n"
 
 
 def _test_scores(exp, records: list[TrialRecord]) -> dict[str, dict[str, float]]:
-    """Each retrain's final checkpoint scored on its test split, in this process."""
-    from tuner import registry
-
-    cls = registry.get_trainable(exp.trainable)
-    if not hasattr(cls, "make_run"):
-        return {}
-    import trainables
+    """Each retrain's final checkpoint scored on its test split, the way the runner scores
+    a winner (``tuner.finish.test_score``: our trainables, or the experiment's ``evaluate``
+    hook; local or object-store checkpoints)."""
+    from tuner.finish import test_score
 
     out = {}
     for r in records:
         if r.checkpoint and not r.status.startswith(ERRORED):
-            out[r.trial_id] = trainables.evaluate_checkpoint(cls, r.config, r.checkpoint,
-                                                             split="test")
+            scores, _note = test_score(exp, r)
+            if scores:
+                out[r.trial_id] = scores
     return out
 
 
 def run_confirm(run_dir: str, *, top: int = 3, seeds: int = 3, name: str | None = None,
                 experiment_file: str | None = None, address: str | None = None,
-                write=print) -> list[ConfigScore]:
-    """Retrain, score, write ``confirm.md`` and ``confirm.json`` into the confirm run folder."""
+                quiet: bool = False, write=print) -> list[ConfigScore]:
+    """Retrain through the Python API (``tuner.api.run``), score, and write ``confirm.md``
+    and ``confirm.json`` into the confirm run's folder."""
+    from tuner import api
     from tuner.config import parse_experiment
-    from tuner.refine import load_run
+    from tuner.run_folder import load_run
     from tuner.results import write_atomic
-    from tuner.runner import run
 
     if top < 1 or seeds < 1:
         raise ConfigError(f"confirm: --top and --seeds must be >= 1, got {top}, {seeds}")
@@ -172,14 +174,15 @@ def run_confirm(run_dir: str, *, top: int = 3, seeds: int = 3, name: str | None 
     fresh = [first.seed + 1 + j for j in range(seeds)]
     raw = confirm_experiment(table.experiment, [c for _, c, _ in best], fresh,
                              name or f"{first.name}-confirm")
+    results = api.run(raw, address=address, quiet=quiet)
     exp = parse_experiment(raw, base_dir=table.path)
-    outcome = run(exp, address=address, write=write)
-    scores = summarise(best, outcome.records, _test_scores(exp, outcome.records))
+    scores = summarise(best, results.records, _test_scores(exp, results.records))
     md = confirm_markdown(exp.name, exp.metric, scores, fresh)
-    write_atomic(f"{exp.path}/confirm.md", md)
-    write_atomic(f"{exp.path}/confirm.json", json.dumps(
+    write_atomic(f"{results.path}/confirm.md", md)
+    write_atomic(f"{results.path}/confirm.json", json.dumps(
         [s.__dict__ for s in scores], indent=2, default=str) + "\n")
-    write("\n" + md)
+    if not quiet:
+        write("\n" + md)
     return scores
 
 

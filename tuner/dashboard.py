@@ -18,11 +18,12 @@ import argparse
 import ipaddress
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tuner.errors import ConfigError
 
-__all__ = ["add_parser", "find_journal", "make_dashboard", "main"]
+__all__ = ["add_parser", "find_journal", "main", "make_dashboard"]
 
 INSTALL = 'pip install -e ".[dashboard]"'
 JOURNAL = "optuna.journal"  # tuner.mirror.JOURNAL, not imported: the CLI parser loads this module

@@ -25,8 +25,8 @@ from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
 from tuner.budget import BudgetLadder
 from tuner.results import ERRORED, TrialRecord, write_atomic
 
-__all__ = ["RungSample", "importances", "insights_markdown", "rung_sample", "to_study",
-           "optuna_distributions", "MIN_TRIALS"]
+__all__ = ["MIN_TRIALS", "RungSample", "importances", "insights_markdown", "optuna_distributions",
+           "plot_parallel", "plot_slices", "report_extras", "rung_sample", "to_study"]
 
 MIN_TRIALS = 8
 PLOTS = ("parallel_coordinates.png", "slices.png")

@@ -46,7 +46,7 @@ from optuna.trial import TrialState
 
 from tuner.results import COMPLETED, ERRORED
 
-__all__ = ["JOURNAL", "journal_path", "distributions", "WriteBehindBackend", "StudyMirror"]
+__all__ = ["JOURNAL", "StudyMirror", "WriteBehindBackend", "distributions", "journal_path"]
 
 JOURNAL = "optuna.journal"  # the study file inside an experiment folder
 
@@ -185,7 +185,8 @@ class StudyMirror:
             if not study.metric_names:
                 study.set_metric_names([metric])
             for key, value in (attrs or {}).items():
-                study.set_user_attr(key, value)
+                if study.user_attrs.get(key) != value:  # a resumed run adds no lines
+                    study.set_user_attr(key, value)
         self.study_id = self.storage.get_study_id_from_name(study_name)
         self._ids: dict[str, int] = {}            # Ray trial id → Optuna trial id
         self._last: dict[str, tuple[int, float]] = {}  # last (epoch, value) per Ray trial
@@ -200,7 +201,8 @@ class StudyMirror:
             ray_id = trial.user_attrs.get("ray_trial_id")
             if ray_id is None:
                 continue
-            self._ids[ray_id] = trial._trial_id
+            self._ids[ray_id] = self.storage.get_trial_id_from_study_id_trial_number(
+                self.study_id, trial.number)
             self._attrs[ray_id] = dict(trial.user_attrs)
             if trial.intermediate_values:
                 step = max(trial.intermediate_values)

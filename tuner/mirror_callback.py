@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray import tune
 from ray.tune.result import TRAINING_ITERATION
@@ -50,9 +51,10 @@ class MirrorCallback(tune.Callback):
         self._mirror: StudyMirror | None = None
         self._off = "://" in path  # optuna-dashboard reads a local file
         self._flushed = 0.0
+        self._active: set[str] = set()  # trials this process saw run (not pickled)
 
     @classmethod
-    def for_experiment(cls, exp: Any, **kwargs: Any) -> "MirrorCallback":
+    def for_experiment(cls, exp: Any, **kwargs: Any) -> MirrorCallback:
         attrs = {"metric": exp.metric, "mode": exp.mode, "trainable": exp.trainable,
                  "searcher": exp.searcher, "scheduler": exp.scheduler}
         return cls(exp.path, study_name=exp.name, metric=exp.metric, mode=exp.mode,
@@ -62,6 +64,7 @@ class MirrorCallback(tune.Callback):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_mirror"] = None  # reopened by the resumed run
+        state["_active"] = set()
         state["_off"] = "://" in self.path
         return state
 
@@ -112,9 +115,11 @@ class MirrorCallback(tune.Callback):
 
     # Ray's hooks -------------------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info):
+        self._active.add(trial.trial_id)
         self._safe(lambda m: m.started(trial.trial_id, trial.config), trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        self._active.add(trial.trial_id)
         epoch = int(result.get(TRAINING_ITERATION, 0) or 0)
         self._safe(lambda m: m.result(trial.trial_id, epoch, result.get(self.metric),
                                       str(result.get("hostname", ""))), trial)
@@ -141,11 +146,16 @@ class MirrorCallback(tune.Callback):
         self._flush(force=True)
 
     def _reconcile(self, mirror: StudyMirror, trials: list) -> None:
-        """Make the study agree with Ray's final view: a trial that ended while the driver was
-        down (before ``--resume``) gets its state; one Ray no longer knows is marked failed."""
+        """Make the study agree with Ray's final view: a trial that ended while no driver
+        listened (before ``--resume``) gets its state; one Ray no longer knows is marked failed.
+
+        A trial that ran in this process without an end event keeps running: on Ctrl-C Ray
+        marks live trials TERMINATED when it cleans up (``TuneController._schedule_trial_stop``)
+        after saving them as RUNNING, and ``--resume`` continues them."""
         known, running = {t.trial_id for t in trials}, set(mirror.running)
         for trial in trials:
-            if trial.status in _ENDED and trial.trial_id in running:
+            ended_unseen = trial.trial_id in running and trial.trial_id not in self._active
+            if trial.status in _ENDED and ended_unseen:
                 status, epochs = self._status(trial)
                 mirror.ended(trial.trial_id, status, epochs)
         for ray_id in mirror.running:

@@ -35,28 +35,37 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 class PackWorker:
-    """Ray actor around one `PackedRun` (a fresh one whenever it empties)."""
+    """Ray actor holding one `PackedRun` per model shape among its members.
+
+    Members of one shape train fused; packs of different shapes on the same worker train one
+    after the other within an epoch call (what unpacked trials sharing the slot would do), so
+    a suggestion of a new shape never waits for a whole worker to empty.
+    """
 
     def __init__(self, trainable_cls: Any, threads: int) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        self.cls, self.pack = trainable_cls, None
+        self.cls = trainable_cls
+        self.packs: dict[str, Any] = {}  # pack key -> PackedRun
+        self.key_of: dict[str, str] = {}  # member id -> pack key
 
     def add(self, member_id: str, config: dict, checkpoint: str | None) -> None:
         import ray
         import torch
 
         from trainables.base import CHECKPOINT_FILE
-        from trainables.packing import PackedRun
+        from trainables.packing import PackedRun, pack_key
 
-        if self.pack is None:
-            self.pack = PackedRun(self.cls, assigned_gpus=list(ray.get_gpu_ids()))
+        key = pack_key({**getattr(self.cls, "defaults", {}), **config})
+        if key not in self.packs:
+            self.packs[key] = PackedRun(self.cls, assigned_gpus=list(ray.get_gpu_ids()))
         state = None
         if checkpoint:
             state = torch.load(os.path.join(checkpoint, CHECKPOINT_FILE), map_location="cpu",
                                weights_only=False)
-        self.pack.add(member_id, config, state)
+        self.packs[key].add(member_id, config, state)
+        self.key_of[member_id] = key
 
     def save(self, member_ids: list[str], directories: list[str]) -> None:
         from trainables.base import CHECKPOINT_FILE
@@ -64,18 +73,24 @@ class PackWorker:
         for member_id, directory in zip(member_ids, directories):
             os.makedirs(directory, exist_ok=True)
             tmp = os.path.join(directory, CHECKPOINT_FILE + ".tmp")
-            self.pack.save_member(member_id, tmp)
+            self.packs[self.key_of[member_id]].save_member(member_id, tmp)
             os.replace(tmp, os.path.join(directory, CHECKPOINT_FILE))
 
     def remove(self, member_id: str) -> None:
-        self.pack.remove(member_id)
-        if not self.pack.members:
-            self.pack = None
+        key = self.key_of.pop(member_id)
+        self.packs[key].remove(member_id)
+        if not self.packs[key].members:
+            del self.packs[key]
 
     def train(self, member_ids: list[str]) -> tuple[dict[str, dict], str]:
-        """One epoch; free rows nobody refilled are compacted away first."""
-        self.pack.compact()
-        return self.pack.train_one_epoch(member_ids), socket.gethostname()
+        """One epoch of every pack; free rows nobody refilled are compacted away first."""
+        out: dict[str, dict] = {}
+        for key, pack in self.packs.items():
+            ids = [m for m in member_ids if self.key_of[m] == key]
+            if ids:
+                pack.compact()
+                out.update(pack.train_one_epoch(ids))
+        return out, socket.gethostname()
 
 
 @dataclass(eq=False)
@@ -121,7 +136,7 @@ class PackTrial:
 class _Worker:
     handle: Any
     members: list = field(default_factory=list)
-    key: str | None = None
+    keys: dict = field(default_factory=dict)  # pack key -> members of that shape
     busy: bool = False
 
 
@@ -215,8 +230,8 @@ class PackExecutor:
         return self.trials
 
     def _fill(self) -> None:
-        self._top_up()
         while True:
+            self._top_up()
             trial = self.scheduler.choose_trial_to_run(self)
             worker = None if trial is None else self._worker_for(trial)
             if worker is None:
@@ -249,20 +264,22 @@ class PackExecutor:
             self.scheduler.on_trial_add(self, trial)
 
     def _worker_for(self, trial: PackTrial) -> _Worker | None:
-        """An idle pack of the trial's shape with room (fullest first), else an empty one."""
-        from trainables.packing import pack_key
-
-        key = pack_key(trial.config)
-        idle = [w for w in self.workers if not w.busy]
-        same = [w for w in idle if w.key == key and len(w.members) < self.plan.members]
+        """An idle worker with room: one already holding the trial's shape (most members of
+        it first, so packs fill up), else a new worker while there are slots, else the least
+        loaded one."""
+        key = self._key(trial)
+        room = [w for w in self.workers if not w.busy and len(w.members) < self.plan.members]
+        same = [w for w in room if w.keys.get(key)]
         if same:
-            return max(same, key=lambda w: len(w.members))
-        empty = [w for w in idle if not w.members]
-        if empty:
-            return empty[0]
+            return max(same, key=lambda w: w.keys[key])
         if len(self.workers) < self.plan.workers:
             return self._new_worker()
-        return None
+        return min(room, key=lambda w: len(w.members)) if room else None
+
+    def _key(self, trial: PackTrial) -> str:
+        from trainables.packing import pack_key
+
+        return pack_key({**getattr(self.cls, "defaults", {}), **trial.config})
 
     def _new_worker(self) -> _Worker:
         import ray
@@ -275,11 +292,10 @@ class PackExecutor:
     def _join(self, trial: PackTrial, worker: _Worker) -> None:
         import ray
 
-        from trainables.packing import pack_key
-
         resume = trial.checkpoint if trial.status == PAUSED or trial.epochs else None
         ray.get(worker.handle.add.remote(trial.trial_id, trial.config, resume))
-        worker.key = pack_key(trial.config)
+        key = self._key(trial)
+        worker.keys[key] = worker.keys.get(key, 0) + 1
         worker.members.append(trial)
         trial.worker, trial.status = worker, RUNNING
 
@@ -291,8 +307,10 @@ class PackExecutor:
             self._save(worker, [trial])
         ray.get(worker.handle.remove.remote(trial.trial_id))
         worker.members.remove(trial)
-        if not worker.members:
-            worker.key = None
+        key = self._key(trial)
+        worker.keys[key] -= 1
+        if not worker.keys[key]:
+            del worker.keys[key]
         trial.worker = None
 
     def _save(self, worker: _Worker, trials: list[PackTrial]) -> None:

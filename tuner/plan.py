@@ -151,9 +151,10 @@ def format_plan(p: dict[str, Any]) -> str:
         lines.append(f"  perturbation interval: {p['perturbation_interval']} epochs")
     if "note" in p:
         lines.append(f"  note: {p['note']}")
-    expected = any(not float(r["n"]).is_integer() for b in p["brackets"] for r in b["rungs"])
-    if expected or not float(p["budget"]).is_integer():
+    if any(not float(r["n"]).is_integer() for b in p["brackets"] for r in b["rungs"]):
         lines.append("  ~, <1: an expected count (trials × η^−rung), rounded; the run's own "
                      "counts vary around it")
+    elif not float(p["budget"]).is_integer():  # hyperband, part of a band
+        lines.append("  ~: one band's epochs × trials / trials per band, rounded")
     lines.append(f"  total: {_count(p['budget'])} epochs")
     return "\n".join(lines)

@@ -19,9 +19,11 @@ runner imports it only after it has set the environment Ray reads at import time
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from ray import tune
 
@@ -32,7 +34,7 @@ __all__ = ["Progress", "ProgressCallback", "duration"]
 
 def duration(seconds: float) -> str:
     """``42s``, ``3m05s``, ``1h02m``: short enough for one terminal line."""
-    s = int(round(max(0.0, seconds)))
+    s = round(max(0.0, seconds))
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -48,13 +50,16 @@ class Progress:
         self.ended = {COMPLETED: 0, STOPPED: 0, ERRORED: 0}
         self.epochs: dict[str, int] = {}  # running trial → epochs it reported
         self.best: tuple[float, str, int] | None = None  # value, trial, epoch
+        self.first_start: float | None = None  # elapsed seconds when the first trial started
 
     @property
     def done(self) -> int:
         return sum(self.ended.values())
 
-    def start(self, trial_id: str) -> None:
+    def start(self, trial_id: str, elapsed: float = 0.0) -> None:
         self.epochs.setdefault(trial_id, 0)
+        if self.first_start is None:
+            self.first_start = elapsed
 
     def result(self, trial_id: str, epoch: int, value: Any) -> None:
         self.epochs[trial_id] = epoch
@@ -72,28 +77,51 @@ class Progress:
         self.ended[kind if kind in self.ended else STOPPED] += 1
 
     def eta(self, elapsed: float) -> float | None:
-        """Seconds left at the rate trials have ended so far (None before the first ends).
+        """Seconds left at the rate trials have ended since the first one started (None before
+        the first ends); Ray's start and the first workers' start-up are not part of the rate.
 
         A rate, not a model: an ASHA run ends most trials early and a few late, so the estimate
         is rough at first and firms up as trials end."""
         if not self.done:
             return None
-        return max(0.0, elapsed / self.done * (self.total - self.done))
+        span = elapsed - (self.first_start or 0.0)
+        return max(0.0, span / self.done * (self.total - self.done))
 
-    def status_line(self, elapsed: float) -> str:
-        parts = [f"{self.done}/{self.total} done ({self.ended[COMPLETED]} completed, "
-                 f"{self.ended[STOPPED]} stopped early, {self.ended[ERRORED]} errored)"]
+    def status_line(self, elapsed: float, width: int | None = None) -> str:
+        """Counts | running | time | best; parts that do not fit ``width`` are left out, the
+        least needed first (best, then running), so the line never wraps on a terminal."""
+        parts = self._parts(elapsed)  # (priority, text) in display order; 0 = keep longest
+        for drop in (3, 2, 1):
+            if width is None or len(" | ".join(t for _, t in parts)) < width:
+                break
+            parts = [(p, t) for p, t in parts if p < drop]
+        line = " | ".join(t for _, t in parts)
+        if width is not None and len(line) >= width:
+            line = line[:max(1, width - 2)] + "…"
+        return line
+
+    def _parts(self, elapsed: float) -> list[tuple[int, str]]:
+        counts = f"{self.done}/{self.total} done"
+        if self.done:
+            counts += (f" ({self.ended[COMPLETED]} completed, {self.ended[STOPPED]} stopped "
+                       f"early, {self.ended[ERRORED]} errored)")
+        parts = [(0, counts)]
         if self.epochs:
             furthest = max(self.epochs.values())
-            parts.append(f"{len(self.epochs)} running, furthest at epoch {furthest} of "
-                         f"{self.max_epochs}")
-        if self.best is not None:
-            value, trial_id, epoch = self.best
-            parts.append(f"best {self.metric} {value:.4f} ({trial_id}, epoch {epoch})")
+            running = f"{len(self.epochs)} running, furthest at epoch {furthest} of "
+            parts.append((2, running + f"{self.max_epochs}"))
         eta = self.eta(elapsed)
-        parts.append(duration(elapsed) + (f", ETA ~{duration(eta)}" if eta is not None
-                                          else ", ETA after the first trial ends"))
-        return " | ".join(parts)
+        time_part = duration(elapsed)
+        if eta is not None and self.done < self.total:
+            time_part += f", ETA ~{duration(eta)}"
+        parts.append((1, time_part))
+        if self.best is not None:
+            # the best value any trial reported at any epoch — not yet the winner, which is
+            # picked among the trials that trained longest (results.pick_best)
+            value, trial_id, epoch = self.best
+            best = f"best epoch so far: {self.metric} {value:.4f} ({trial_id}, epoch {epoch})"
+            parts.append((3, best))
+        return parts
 
 
 class ProgressCallback(tune.Callback):
@@ -107,11 +135,12 @@ class ProgressCallback(tune.Callback):
     def __init__(self, total: int, metric: str, max_epochs: int,
                  write: Callable[[str], None] = print, *, quiet: bool = False,
                  live: bool | None = None, mode: str = "max", stream: TextIO | None = None,
-                 redraw_s: float = 0.2, heartbeat_s: float = 60.0,
+                 redraw_s: float = 0.2, heartbeat_s: float = 60.0, width: int | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.total, self.metric, self.max_epochs, self.write = total, metric, max_epochs, write
         self.quiet, self.live, self.stream = quiet, live, stream
         self.redraw_s, self.heartbeat_s, self.clock = redraw_s, heartbeat_s, clock
+        self.width = width  # None: the terminal's, looked up at each drawing
         self.progress = Progress(total, metric, max_epochs, mode)
         self.retries: dict[str, int] = {}
         self.started = clock()
@@ -154,9 +183,14 @@ class ProgressCallback(tune.Callback):
         if not force and now - self._drawn < self.redraw_s:
             return
         out = self._out()
-        out.write("\r\x1b[K" + self.progress.status_line(now - self.started))
+        out.write("\r\x1b[K" + self._status(now - self.started))
         out.flush()
         self._drawn, self._showing = now, True
+
+    def _status(self, elapsed: float) -> str:
+        """The status line at the terminal's width: a wrapped line cannot be redrawn with
+        ``\\r``."""
+        return self.progress.status_line(elapsed, self.width or shutil.get_terminal_size().columns)
 
     def _heartbeat(self) -> None:
         """Plain mode: a status line when nothing was printed for ``heartbeat_s``."""
@@ -176,9 +210,26 @@ class ProgressCallback(tune.Callback):
     # Ray's hooks -------------------------------------------------------------------------------
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         self.started = self._printed = self.clock()  # also after --resume unpickles us
+        self._counted_restored = False
+
+    def on_step_begin(self, iteration, trials, **info):
+        """Once: count the trials a resumed run restored as already ended."""
+        if getattr(self, "_counted_restored", True):
+            return
+        self._counted_restored = True
+        for trial in trials:
+            if trial.status in ("TERMINATED", "ERROR") and trial.trial_id not in \
+                    self.progress.epochs:
+                self.progress.end(trial.trial_id, self._outcome(trial)[0])
+
+    def _outcome(self, trial) -> tuple[str, int]:
+        last = trial.last_result or {}
+        epochs = int(last.get("training_iteration", 0) or 0)
+        error = str(last.get("error") or "") or ("exception" if trial.status == "ERROR" else "")
+        return status_of(epochs, self.max_epochs, error), epochs
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self.progress.start(trial.trial_id)
+        self.progress.start(trial.trial_id, self._elapsed())
         self._draw(force=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -191,9 +242,7 @@ class ProgressCallback(tune.Callback):
         self._heartbeat()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        last = trial.last_result or {}
-        epochs = int(last.get("training_iteration", 0) or 0)
-        status = status_of(epochs, self.max_epochs, str(last.get("error") or ""))
+        status, epochs = self._outcome(trial)
         self.progress.end(trial.trial_id, status)
         if status == COMPLETED:
             what = f"completed ({epochs} epochs)"
@@ -215,6 +264,6 @@ class ProgressCallback(tune.Callback):
     def on_experiment_end(self, trials, **info):
         if self._showing and self._is_live():
             out = self._out()  # leave the final counts on screen, then a fresh line
-            out.write("\r\x1b[K" + self.progress.status_line(self._elapsed()) + "\n")
+            out.write("\r\x1b[K" + self._status(self._elapsed()) + "\n")
             out.flush()
             self._showing = False

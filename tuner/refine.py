@@ -22,9 +22,7 @@ it is the manual "coarse-to-fine" practice (Bergstra & Bengio, JMLR 2012, §6) m
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +30,10 @@ from typing import Any
 
 from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
 from tuner.errors import ConfigError
+from tuner.run_folder import RunTable, load_run
 
-__all__ = ["Refinement", "refine_space", "refine_run", "load_run", "RunTable", "warm_points"]
+__all__ = ["Refinement", "RunTable", "load_run", "refine_rows", "refine_run", "refine_space",
+           "rung_rows", "warm_points", "write_refined"]
 
 MIN_ROWS = 8
 
@@ -103,13 +103,15 @@ def _same(a: Any, b: Any) -> bool:
 def refine_space(space: SearchSpace, rows: list[tuple[dict, float]], mode: str, *,
                  top: float = 0.2, margin: float = 0.25, alpha: float = 0.05,
                  unimportant: set[str] | frozenset = frozenset(),
-                 n_points: int = 3) -> Refinement:
-    """Narrow ``space`` to the top ``top`` fraction of ``rows`` (see the module docstring)."""
+                 n_points: int = 3, keep: dict | None = None) -> Refinement:
+    """Narrow ``space`` to the top ``top`` fraction of ``rows`` (see the module docstring);
+    ``keep`` (the run's winner at full budget) stays inside and leads the fixed values."""
     if not 0 < top < 1:
         raise ConfigError(f"--top: expected a fraction in (0, 1), got {top}")
     best_rows = _top(rows, mode, top)
     q = len(best_rows) / len(rows)
-    best = best_rows[0][0]
+    if keep:
+        best_rows = [(keep, math.nan)] + best_rows
     domains: dict[str, Any] = {}
     notes: list[str] = []
     for name, dom in space.items():
@@ -130,7 +132,7 @@ def refine_space(space: SearchSpace, rows: list[tuple[dict, float]], mode: str, 
                          + (" (log)" if dom.log else ""))
     new, gone = _consistent(domains)
     notes += [f"{n}: removed (its condition can no longer hold)" for n in gone]
-    return Refinement(new, warm_points(new, best_rows, best, n_points), notes)
+    return Refinement(new, warm_points(new, [c for c, _ in best_rows], n_points), notes)
 
 
 def _best_value(name: str, best_rows: list[tuple[dict, float]]) -> Any:
@@ -160,20 +162,17 @@ def _consistent(domains: dict[str, Any]) -> tuple[SearchSpace, list[str]]:
                 break
             when[parent] = alive
         else:
-            import dataclasses
-
             out[name] = dataclasses.replace(dom, when=when) if when != dom.when else dom
             continue
         gone.append(name)
     return SearchSpace(out), gone
 
 
-def warm_points(space: SearchSpace, best_rows: list[tuple[dict, float]], best: dict,
-                n: int) -> list[dict[str, Any]]:
-    """The first ``n`` top configs, made points of the new space (fixed values applied,
-    removed parameters dropped); a config that no longer fits is skipped, not forced."""
+def warm_points(space: SearchSpace, configs: list[dict], n: int) -> list[dict[str, Any]]:
+    """The first ``n`` of ``configs`` (best first), made points of the new space (fixed values
+    applied, removed parameters dropped); a config that no longer fits is skipped, not forced."""
     points: list[dict[str, Any]] = []
-    for config, _ in best_rows:
+    for config in configs:
         point: dict[str, Any] = {}
         for name, dom in space.items():
             if not space.is_active(name, point):
@@ -194,88 +193,21 @@ def warm_points(space: SearchSpace, best_rows: list[tuple[dict, float]], best: d
     return points
 
 
-# reading a finished run --------------------------------------------------------------------
-@dataclass
-class RunTable:
-    """What refine and confirm need from a run folder."""
-
-    experiment: dict[str, Any]  # raw experiment (parse_experiment accepts it)
-    rows: list[dict[str, Any]]  # trials.csv rows with typed parameter values
-    best: dict[str, Any]  # best.json
-    path: Path
-
-
-def load_run(run_dir: str | Path, experiment_file: str | None = None) -> RunTable:
-    """Read ``manifest.json`` (the resolved experiment, written by ``tuner launch``),
-    ``trials.csv`` and ``best.json``; ``experiment_file`` stands in for an older run's missing
-    manifest."""
-    path = Path(run_dir)
-    if not (path / "trials.csv").is_file():
-        raise ConfigError(f"{run_dir}: no trials.csv — not a finished run folder")
-    experiment = _experiment(path, experiment_file)
-    from tuner.config import parse_experiment
-
-    try:
-        space = parse_experiment(dict(experiment), base_dir=path).space
-    except ConfigError as exc:
-        raise ConfigError(f"{run_dir}: its experiment no longer validates: {exc}") from None
-    best_file = path / "best.json"
-    best = json.loads(best_file.read_text()) if best_file.is_file() else {}
-    rows = [_typed(r, space) for r in csv.DictReader(io.StringIO((path / "trials.csv")
-                                                                  .read_text()))]
-    if best.get("config"):  # full precision (trials.csv rounds to 6 digits)
-        for r in rows:
-            if r["trial_id"] == best.get("trial_id"):
-                r["config"] = {**r["config"], **best["config"]}
-    return RunTable(experiment, rows, best, path)
-
-
-def _experiment(path: Path, experiment_file: str | None) -> dict[str, Any]:
-    manifest = path / "manifest.json"
-    if manifest.is_file():
-        data = json.loads(manifest.read_text())
-        exp = data.get("experiment") if isinstance(data, dict) else None
-        if isinstance(exp, dict):
-            return dict(exp)
-    if experiment_file is None:
-        raise ConfigError(f"{path}: no manifest.json (older run?); pass --experiment FILE, "
-                          "the experiment file it was launched from")
-    import yaml
-
-    p = Path(experiment_file)
-    if not p.is_file():
-        raise ConfigError(f"--experiment {experiment_file}: file not found")
-    raw = yaml.safe_load(p.read_text())
-    if isinstance(raw.get("space"), str) and (p.parent / raw["space"]).is_file():
-        raw["space"] = str((p.parent / raw["space"]).resolve())
-    # the folder is the run: its name and storage win over what the file says
-    raw.update(name=path.resolve().name, storage=str(path.resolve().parent))
-    return raw
-
-
-def _typed(row: dict[str, str], space: SearchSpace) -> dict[str, Any]:
-    config = {}
-    for name, dom in space.items():
-        cell = row.get(name, "")
-        if cell == "" or isinstance(dom, Fixed):
-            continue
-        if isinstance(dom, Categorical):
-            config[name] = next((c for c in dom.choices if str(c) == cell), cell)
-        elif isinstance(dom, Int):
-            config[name] = int(float(cell))
-        else:
-            config[name] = float(cell)
-    return {"trial_id": row["trial_id"], "config": config, "status": row.get("status", ""),
-            "epochs": int(row.get("epochs") or 0), "row": row}
-
-
 def rung_rows(table: RunTable, ladder, metric: str,
               min_rows: int = MIN_ROWS) -> tuple[int, list[tuple[dict, float]]]:
     """(epochs, rows) at the highest rung that ``min_rows`` trials reached without error.
 
-    trials.csv keeps each trial's *last* value, so a trial that went past the rung is ranked
-    by a later (higher-fidelity) value; ASHA promoted exactly those, so the top set is the same.
+    With per-epoch histories every trial is read at that rung's epoch (as the report's
+    importance is). Without them, trials.csv keeps each trial's *last* value, so a trial that
+    went past the rung is ranked by a later value; ASHA promoted exactly those, so the top set
+    is the same.
     """
+    if table.records:
+        from tuner.insights import rung_sample
+
+        sample = rung_sample(table.records, ladder, min_rows)
+        if len(sample.points) >= min_rows:
+            return sample.epoch, sample.points
     usable = [(r, float(r["row"][f"last_{metric}"])) for r in table.rows
               if not r["status"].startswith("errored") and r["row"].get(f"last_{metric}")]
     usable = [(r, v) for r, v in usable if math.isfinite(v)]
@@ -289,7 +221,7 @@ def rung_rows(table: RunTable, ladder, metric: str,
 
 def refine_rows(space: SearchSpace, rows: list[tuple[dict, float]], mode: str, *,
                 top: float = 0.2, margin: float = 0.25, fix_below: float = 0.05,
-                min_fix_rows: int = 20) -> Refinement:
+                min_fix_rows: int = 20, keep: dict | None = None) -> Refinement:
     """:func:`refine_space` with the unimportant parameters found by PED-ANOVA (only from
     ``min_fix_rows`` trials on: importance from fewer is too noisy to act on)."""
     from tuner import insights
@@ -298,7 +230,8 @@ def refine_rows(space: SearchSpace, rows: list[tuple[dict, float]], mode: str, *
     if len(rows) >= min_fix_rows:
         shares = insights.importances(insights.to_study(rows, space, mode))
     unimportant = {p for p, s in shares.items() if s < fix_below}
-    ref = refine_space(space, rows, mode, top=top, margin=margin, unimportant=unimportant)
+    ref = refine_space(space, rows, mode, top=top, margin=margin, unimportant=unimportant,
+                       keep=keep)
     ref.notes.insert(0, f"top {top:.0%} used; "
                      + ("importance: " + ", ".join(f"{p} {s:.2f}" for p, s in shares.items())
                         if shares else f"no parameter fixed (< {min_fix_rows} trials)"))
@@ -312,9 +245,11 @@ def refine_run(table: RunTable, *, top: float = 0.2, margin: float = 0.25,
 
     exp = parse_experiment(dict(table.experiment), base_dir=table.path)
     epochs, rows = rung_rows(table, exp.budget, exp.metric)
+    # the winner at full budget stays in the space and leads the warm start, even when
+    # the rung read here is a cheaper one where it was not yet among the top
     ref = refine_rows(exp.space, rows, exp.mode, top=top, margin=margin, fix_below=fix_below,
-                      min_fix_rows=min_fix_rows)
-    ref.notes[0] = f"{len(rows)} trials at ≥ {epochs} epochs; " + ref.notes[0]
+                      min_fix_rows=min_fix_rows, keep=table.best.get("config") or None)
+    ref.notes[0] = f"{len(rows)} trials at the {epochs}-epoch rung; " + ref.notes[0]
     from search_spaces import space_to_dict
 
     nxt = dict(table.experiment)

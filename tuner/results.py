@@ -231,14 +231,30 @@ def report_markdown(*, name: str, description: str, method: str, trainable: str,
     errored = [r for r in records if r.status.startswith(ERRORED)]
     if errored:
         out += ["", "## Errored trials", ""]
-        out += [f"- {r.trial_id}: {r.status}" + (f" (its output: `{r.log}`)" if r.log else "")
-                for r in errored]
+        for r in errored:
+            out.append(f"- {r.trial_id}: {r.status}" + (f" (its output: `{r.log}`)"
+                                                        if r.log else ""))
+            tail = _tail(r.log)
+            if tail:
+                out += ["", "  ```", *[f"  {line}" for line in tail], "  ```"]
     retried = [r for r in records if r.retries]
     if retried:
         out += ["", "## Retried trials (resumed from their last checkpoint)", ""]
         out += [f"- {r.trial_id}: {r.retries} retr{'y' if r.retries == 1 else 'ies'}"
                 for r in retried]
     return "\n".join(out) + "\n"
+
+
+def _tail(path: str | None, lines: int = 8) -> list[str]:
+    """The last ``lines`` lines a trial printed (what it said before it failed)."""
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()[-4000:]
+    except OSError:
+        return []
+    return [line[:200] for line in text.rstrip().splitlines()[-lines:]]
 
 
 def _outcome_lines(records: list[TrialRecord], planned: int | None,

@@ -45,6 +45,11 @@ class SchedulerStateCallback(tune.Callback):
 def _describe(state: Any) -> str:
     rungs = state.get("rungs") if isinstance(state, dict) else None
     if not rungs:
+        if isinstance(state, dict) and "lineage" in state:  # PBT, PB2
+            return (f"population of {len(state['trials'])}, {len(state['lineage'])} exploit(s) "
+                    "in the lineage")
+        if isinstance(state, dict) and "trials" in state:  # median stopping
+            return f"{len(state['trials'])} trial curve(s)"
         return "restored"
     records = sum(len(rec) for bracket in rungs for _, rec in bracket)
     return f"{records} rung records in {len(rungs)} bracket(s)"

@@ -1,12 +1,14 @@
 """The only module that starts Ray: experiment → Tuner → results files.
 
-Ray settings chosen for low overhead on many short trials (notes §8: defaults cost ~1.4 s per
-trial here, reuse + a concurrency limit ~0.1–0.15 s): ``reuse_actors=True`` (our trainables
-implement ``reset_config``), ``max_concurrent_trials`` = the slots the resources allow (so a
-model-based searcher sees results before proposing more, ray-project/ray#14770), Ray's own
-progress tables off in favour of one line per finished trial, metric/mode given once to the
-searcher and scheduler. Experiment snapshots are taken every few seconds instead of ≥ 10 s so
-``--resume`` redoes little (notes §5.3). Trials checkpoint every ``checkpoint_every`` epochs but
+Ray settings chosen for low overhead on many short trials (``python -m benchmarks.overhead``,
+benchmarks/results/overhead: Ray's defaults cost 1.4–1.6 s per trivial trial, ``tuner launch``
+0.08–0.12 s): ``reuse_actors=True`` (our trainables implement ``reset_config``),
+``max_concurrent_trials`` = the slots the resources allow (so a model-based searcher sees
+results before proposing more, ray-project/ray#14770), Ray's own progress tables off in favour
+of one line per finished trial, metric/mode given once to the searcher and scheduler.
+Experiment snapshots are taken every few seconds instead of ≥ 10 s so ``--resume`` redoes
+little (Ray's ``TUNE_GLOBAL_CHECKPOINT_S=auto`` waits ``max(10 s, 19 × snapshot time)``,
+ray/tune/execution/experiment_state.py). Trials checkpoint every ``checkpoint_every`` epochs but
 at most once per ``checkpoint_interval_s`` of training, and TensorBoard files are flushed every
 few seconds rather than fsync'ed per result (``tuner.checkpointing``): per-epoch saves of short
 epochs were most of the per-trial overhead (benchmarks/results/overhead).
@@ -57,10 +59,16 @@ def _slots(exp: Experiment, cluster: dict[str, float]) -> int:
         return exp.max_concurrent
     fits = []
     if exp.resources.cpus > 0:
-        fits.append(int(cluster.get("CPU", 1) // exp.resources.cpus + 1e-9))
+        fits.append(_fit(cluster.get("CPU", 1), exp.resources.cpus))
     if exp.resources.gpus > 0:
-        fits.append(int(cluster.get("GPU", 0) // exp.resources.gpus + 1e-9))
+        fits.append(_fit(cluster.get("GPU", 0), exp.resources.gpus))
     return max(1, min(fits) if fits else 1)
+
+
+def _fit(have: float, each: float) -> int:
+    """How many ``each`` fit in ``have``: 1 // 0.2 is 4.0 in floating point (0.2 is a hair
+    above 1/5), so divide first and absorb the rounding before flooring."""
+    return int(have / each + 1e-9)
 
 
 def plan_text(exp: Experiment, address: str | None = None) -> str:
@@ -353,8 +361,6 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
         records = collect_records(exp.path, RunMeta(exp.metric, exp.mode, exp.budget.max),
                                   interrupted=messages.interrupted)
     interrupted = messages.interrupted
-    interrupted = interrupted or any(r.status in (res.INTERRUPTED, res.NOT_STARTED)
-                                     for r in records)
     done = finish(exp, records, interrupted=interrupted, wall=time.time() - t0, write=write,
                   quiet=quiet)
     from tuner.resume import append_lineage  # PBT/PB2: who copied whom, into report.md

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(not HAVE_DATA, reason="YAHPO data v1.0.2 not fou
                                 "../shared/benchdata or $TUNER_BENCHDATA")
 
 
-@pytest.mark.parametrize("method", [m for m in peers.ALL_METHODS if m != "bayesopt"])
+@pytest.mark.parametrize("method", [m for m in peers.ALL_METHODS
+                                    if m != "bayesopt" and m not in peers.EXTRA_PEERS])
 def test_every_method_runs_on_a_small_budget(method):
     bench = yahpo.load("rbv2_xgboost/12")  # conditional space, trainsize fidelity
     setup = peers.build(method, bench, seed=0, workers=4)

@@ -1,4 +1,5 @@
-"""DEHB (the ``bench`` extra) in the harness: jobs at its fidelities, told back, compared."""
+"""DEHB and SMAC3 (the ``bench`` extra) in the harness: jobs at their fidelities, told back,
+compared with random search in a tiny comparison."""
 
 from __future__ import annotations
 
@@ -11,18 +12,26 @@ from benchmarks import compare, peers, simulator, synthetic, yahpo
 pytest.importorskip("dehb", reason="DEHB is in the optional 'bench' extra (pip install dehb)")
 
 
+def _data():
+    try:
+        yahpo.data_dir()
+    except yahpo.DataMissing:  # pragma: no cover - CI has the data
+        pytest.skip("YAHPO data v1.0.2 not found")
+
+
 def test_dehb_jobs_start_at_their_data_fraction_and_are_told_back():
     bench = synthetic.MisleadingFidelity()
     setup = peers.build("dehb", bench, seed=0, workers=2)
     told = []
-    real_tell = setup.searcher.dehb.tell
-    setup.searcher.dehb.tell = lambda job, res: (told.append(res), real_tell(job, res))
+    real_tell = setup.searcher.opt.tell
+    setup.searcher.opt.tell = lambda job, loss, cost: (told.append(cost),
+                                                       real_tell(job, loss, cost))
     traj = simulator.simulate(setup.task, setup.searcher, setup.scheduler, workers=2,
                               budget=20, **setup.wiring)
     assert set(traj.level) <= {1, 3, 9, 27} and len(set(traj.level)) > 1
     assert len(traj.trial) == len(set(traj.trial))  # one fresh fit per job, never continued
     assert len(told) >= len(traj.trial) - 2  # all but the jobs in flight at the end
-    assert sum(r["cost"] for r in told) <= traj.spent[-1] + 1e-9
+    assert sum(told) <= traj.spent[-1] + 1e-9
 
 
 def test_dehb_retrains_epochs_from_scratch_to_its_fidelity():
@@ -38,10 +47,7 @@ def test_dehb_retrains_epochs_from_scratch_to_its_fidelity():
 
 
 def test_tiny_comparison_with_dehb(tmp_path):
-    try:
-        yahpo.data_dir()
-    except yahpo.DataMissing:  # pragma: no cover - CI has the data
-        pytest.skip("YAHPO data v1.0.2 not found")
+    _data()
     out = tmp_path / "dehb"
     argv = ["--instances", "rbv2_rpart/14", "--methods", "random,dehb", "--seeds", "2",
             "--workers", "2", "--budget-scale", "0.2", "--out", str(out)]
@@ -50,3 +56,19 @@ def test_tiny_comparison_with_dehb(tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["method"] for r in rows} == {"random", "dehb"} and len(rows) == 4
     assert "| dehb |" in (out / "table.md").read_text()
+
+
+@pytest.mark.slow
+def test_tiny_comparison_with_smac(tmp_path):
+    """SMAC's multi-fidelity and full-fidelity facades (random-forest refits: seconds)."""
+    pytest.importorskip("smac", reason="SMAC3 is in the optional 'bench' extra (pip install smac)")
+    _data()
+    out = tmp_path / "smac"
+    argv = ["--instances", "rbv2_rpart/14", "--methods", "random,smac-mf,smac-bo", "--seeds",
+            "1", "--workers", "2", "--budget-scale", "0.15", "--out", str(out)]
+    assert compare.main(argv) == 0
+    with open(out / "runs.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"random", "smac-mf", "smac-bo"}
+    assert int(rows["smac-mf"]["trials"]) > int(rows["smac-bo"]["trials"])  # low rungs: more
+    assert float(rows["smac-bo"]["spent"]) >= 0.15 * 110

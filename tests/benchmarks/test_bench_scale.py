@@ -14,8 +14,13 @@ from tuner.searchers import make_searcher
 
 @pytest.mark.parametrize("method", ["asha", "ray-asha"])
 def test_decision_times_small(method):
-    ms, reached, results, _wall, early = scale.decision_times(method, 50, 16, max_seconds=30)
-    assert reached == 50 and results >= 50 and ms >= 0 and not early
+    ms, reached, results, wall, early = scale.decision_times(method, 50, 16, max_seconds=30)
+    assert reached == 50 and results >= 50 and not early
+    # the decisions were timed (a run of ~100 decisions takes some time), in milliseconds:
+    # the last 10 % of them fit inside the whole run's wall time (not a speed target — a
+    # units/measuring check; seconds or µs reported as ms break one side or the other)
+    tail = max(1, results // 10)
+    assert 0 < ms and ms * tail / 1e3 <= wall, (ms, tail, wall)
 
 
 def test_synthetic_curves_improve_with_epochs_and_run_with_256_workers():

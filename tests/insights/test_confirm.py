@@ -8,13 +8,13 @@ import pytest
 from tuner import confirm
 from tuner.config import parse_experiment
 from tuner.errors import ConfigError
-from tuner.refine import load_run
+from tuner.run_folder import load_run
 from tuner.results import TrialRecord
 
 EXP = {"name": "tiny", "trainable": "mlp", "config": {"dataset": "digits", "seed": 5},
        "space": {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True},
                  "hidden": {"type": "int", "low": 8, "high": 32}},
-       "method": "asha", "budget": {"min": 1, "max": 2, "eta": 2},
+       "method": "asha", "budget": {"min": 1, "max": 1},
        "metric": "val_accuracy", "mode": "max", "num_samples": 4, "seed": 0}
 
 
@@ -26,9 +26,9 @@ def _folder(tmp_path):
     (run / "trials.csv").write_text(
         "trial_id,lr,hidden,status,epochs,last_val_accuracy,best_val_accuracy,best_epoch,"
         "retries,node\n"
-        "t_1,0.05,16,completed,2,0.90,0.90,2,0,\n"
-        "t_2,0.01,8,stopped early,1,0.95,0.95,1,0,\n"   # shorter: ranked after full ones
-        "t_3,0.02,24,completed,2,0.93,0.93,2,0,\n"
+        "t_1,0.05,16,completed,1,0.90,0.90,2,0,\n"
+        "t_2,0.01,8,stopped early,0,0.95,0.95,1,0,\n"   # shorter: ranked after full ones
+        "t_3,0.02,24,completed,1,0.93,0.93,2,0,\n"
         "t_4,0.03,12,errored: X,1,,,,0,\n")
     return run
 
@@ -72,7 +72,7 @@ def test_bad_counts_are_user_errors(tmp_path):
 @pytest.mark.slow
 def test_confirm_retrains_on_ray(ray_session, tmp_path):
     run = _folder(tmp_path)
-    scores = confirm.run_confirm(str(run), top=2, seeds=2, write=lambda *_: None)
+    scores = confirm.run_confirm(str(run), top=2, seeds=2, quiet=True)
     assert [s.trial_id for s in scores] == ["t_3", "t_1"]
     for s in scores:
         assert len(s.val) == 2 and len(s.test) == 2

@@ -141,7 +141,7 @@ def test_refine_run_writes_a_next_experiment_that_loads(tmp_path):
     exp = load_experiment(out)
     assert exp.name == "toy-refined" and exp.space["optimizer"] == Fixed("adam")
     assert exp.points_to_evaluate[0]["lr"] == best[2]["lr"]  # full precision from best.json
-    assert "12 trials at ≥ 9 epochs" in ref.notes[0]
+    assert "12 trials at the 9-epoch rung" in ref.notes[0]
     assert exp.space["lr"].low > 1e-4 or exp.space["lr"].high < 0.1
 
 
@@ -162,3 +162,11 @@ def test_cli_refine(tmp_path, capsys):
     assert (tmp_path / "n.yaml").is_file() and (tmp_path / "n_space.yaml").is_file()
     assert "lr:" in capsys.readouterr().out
     assert main(["refine", str(tmp_path / "nope")]) == 2
+
+
+def test_the_kept_winner_stays_inside_and_leads_the_warm_start():
+    space = SearchSpace({"x": Float(0.0, 1.0), "c": Categorical(("a", "b"))})
+    rows = [({"x": k / 99, "c": "a"}, k / 99) for k in range(100)]  # top: x near 1, c = a
+    ref = refine.refine_space(space, rows, "max", keep={"x": 0.1, "c": "b"})
+    assert ref.space["x"].low <= 0.1 and ref.space["c"].choices == ("a", "b")
+    assert ref.points[0] == {"x": 0.1, "c": "b"}

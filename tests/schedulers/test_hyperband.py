@@ -121,9 +121,18 @@ def test_synthetic_population_reaches_each_rung_as_the_paper_says():
         assert epoch[best.trial_id] == ladder.max  # the best of each bracket survives
 
 
-def test_scheduler_is_a_hyperband_scheduler():
-    sched, _ = hb()
-    assert isinstance(sched, PaperHyperBand) and isinstance(sched, HyperBandScheduler)
+def test_rays_bracket_machinery_carries_the_paper_numbers():
+    # PaperHyperBand reuses Ray's HyperBandScheduler for filling, pausing and unpausing; what
+    # Ray's own code reads from each bracket (size, first milestone, halvings left) must be
+    # the paper's — Ray's arithmetic gives 5 brackets, one at r = 0, for (2, 54, 3)
+    paper = hyperband_brackets(2, 54, 3)
+    sched, ctl = hb(BudgetLadder(2, 54, 3))
+    for i in range(sum(b.rungs[0][0] for b in paper)):
+        ctl.add(make_trial(f"t{i}"))
+    (band,) = sched._hyperbands
+    assert [(b._n, b._r, b._halves, len(b._live_trials), b.filled()) for b in band] == \
+        [(b.rungs[0][0], b.rungs[0][1], len(b.rungs) - 1, b.rungs[0][0], True) for b in paper]
+    assert isinstance(sched, PaperHyperBand)
 
 
 def _drive(ctl, epoch, quality, max_reports):

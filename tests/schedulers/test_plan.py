@@ -121,3 +121,9 @@ def test_plan_text_prints_whole_counts_and_says_which_are_expected():
     assert "expected count" in text
     exact = format_plan(plan(BudgetLadder(1, 27, 3), "asha", num_samples=27))
     assert "27@1  9@3  3@9  1@27" in exact and "expected" not in exact
+
+
+def test_hyperband_part_of_a_band_says_how_its_total_is_scaled():
+    text = format_plan(plan(BudgetLadder(1, 27, 3), "hyperband", num_samples=30))
+    assert "total: ~219 epochs" in text and "one band's epochs × trials / trials per band" in text
+    assert "expected count" not in text  # its bracket counts are the paper's, exact

@@ -33,9 +33,27 @@ def res(epoch, value):
 
 
 # Registry ----------------------------------------------------------------------------------
-def test_every_registered_scheduler_builds():
+# The class each name must build, written out (not read from the registry being tested);
+# a scheduler added later is checked for its wiring only.
+CLASSES = {"fifo": "LadderFIFO", "asha": "SeededASHA", "asha-checked": "CheckedASHA",
+           "hyperband": "PaperHyperBand", "median": "LadderMedian", "pbt": "SeededPBT",
+           "pb2": "SeededPB2"}
+
+
+def test_every_registered_scheduler_builds_its_class_on_the_ladder():
+    assert {"fifo", "asha", "hyperband", "median", "pbt"} <= set(SCHEDULERS)
     for name in SCHEDULERS:
-        assert make_scheduler(name, LADDER, metric="loss", mode="min", seed=0, space=SPACE)
+        sched = make_scheduler(name, LADDER, metric="loss", mode="max", seed=0, space=SPACE)
+        assert type(sched).__name__ == CLASSES.get(name, type(sched).__name__), name
+        assert sched.ladder is LADDER and (sched._metric, sched._mode) == ("loss", "max"), name
+
+
+@pytest.mark.parametrize("name", ["fifo", "asha", "median"])
+def test_stopping_schedulers_end_a_trial_at_the_ladders_max(name):
+    ctl = StubController(make_scheduler(name, LADDER, metric="loss", mode="min", seed=0))
+    t = ctl.add(make_trial("t0"))
+    assert [ctl.report(t, res(e, 1.0 / e)) for e in range(1, LADDER.max + 1)] == \
+        [C] * (LADDER.max - 1) + [S]
 
 
 def test_unknown_scheduler_lists_the_valid_ones():

@@ -208,7 +208,8 @@ def test_lineage_markdown_rows():
         {"epoch": 9, "trial": "c", "source": "a", "source_epoch": 8, "changes": {}},
     ])
     assert lines[0] == "## PBT lineage"
-    assert lines[-2] == "| 6 | b | a | 6 | lr 0.01 → 0.012 (* 1.2); batch 32 → 64 (shift right) |"
+    assert lines[-2] == ("| 6 | b | a | 6 | lr 0.01 → 0.012 (* 1.2); batch 32 → 64 "
+                         "(shift right) |")
     assert lines[-1] == "| 9 | c | a | 8 | none (config copied unchanged) |"
     assert lineage_markdown([]) == []
 
@@ -221,7 +222,7 @@ def test_pbt_lineage_records_who_copied_whom():
     for rec in sched.lineage:
         assert rec["trial"] in ids and rec["source"] in ids and rec["trial"] != rec["source"]
         assert rec["epoch"] % 2 == 0 and rec["source_epoch"] % 2 == 0  # perturbation interval
-        for key, (old, new, op) in rec["changes"].items():
+        for old, new, op in rec["changes"].values():
             assert old != new and op in ("* 1.2", "* 0.8", "resample", "shift left",
                                          "shift right")
     lines = sched.lineage_lines()

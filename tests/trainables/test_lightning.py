@@ -126,8 +126,9 @@ def test_without_lightning_import_works_and_the_factory_says_how_to_install(monk
     for name in ("lightning", "lightning.pytorch", "lightning.pytorch.callbacks"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import lightning...` fail
     # fresh imports of both modules; monkeypatch puts the real ones (or none) back afterwards
-    monkeypatch.setitem(sys.modules, "trainables.lightning", sys.modules.get("trainables.lightning"))
-    monkeypatch.delitem(sys.modules, "trainables.lightning")
+    name = "trainables.lightning"
+    monkeypatch.setitem(sys.modules, name, sys.modules.get(name))
+    monkeypatch.delitem(sys.modules, name)
     monkeypatch.delitem(sys.modules, "trainables")
     fresh = importlib.import_module("trainables")
     module = importlib.import_module("trainables.lightning")
@@ -139,16 +140,26 @@ def test_without_lightning_import_works_and_the_factory_says_how_to_install(monk
         assert 'pip install -e ".[lightning]"' in str(info.value)
     with pytest.raises(ImportError, match="lightning"):
         module.TuneEpochCallback()
+    # `tuner launch` imports the example for `trainable:` and reports that line, exit code 2
+    from tuner.errors import ConfigError
+    from tuner.user_code import load_callable
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setitem(sys.modules, "examples.lightning_digits", None)
+    monkeypatch.delitem(sys.modules, "examples.lightning_digits")
+    with pytest.raises(ConfigError) as info:
+        load_callable("examples.lightning_digits:train", "trainable")
+    assert module.INSTALL_HINT in str(info.value) and "\n" not in str(info.value)
 
 
 # --- through Ray Tune -----------------------------------------------------------------------
 
 
-def _tune(digits, tmp_path, scheduler, param_space, max_concurrent):
+def _tune(digits, tmp_path, scheduler, param_space, max_concurrent, cpus=1):
     from ray import tune
 
     tuner = tune.Tuner(
-        digits.train,
+        tune.with_resources(digits.train, {"cpu": cpus}),
         param_space={**GOOD, **param_space},
         tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True,
                                     max_concurrent_trials=max_concurrent),
@@ -160,21 +171,29 @@ def _tune(digits, tmp_path, scheduler, param_space, max_concurrent):
     return grid
 
 
+def _history(result):
+    """Every report of a trial. Not ``result.metrics_dataframe``: it reads result.json, which
+    Ray rewrites when it restores a paused trial; progress.csv keeps the reports before."""
+    import pandas as pd
+
+    return pd.read_csv(Path(result.path) / "progress.csv")
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_asha_on_ray_reports_each_epoch_checkpoints_and_stops_the_poor(digits, ray_session,
                                                                       tmp_path):
+    from ray import tune
+
     from tuner.budget import BudgetLadder
     from tuner.schedulers import make_scheduler
 
-    from ray import tune
-
-    ladder = BudgetLadder(1, 9, 3)
+    ladder = BudgetLadder(1, 3, 3)  # rungs at 1 and 3 epochs
     asha = make_scheduler("asha", ladder, metric="val_accuracy", mode="max", seed=0)
     # two learning rates that learn, three too small to move in a few epochs
     lrs = tune.grid_search([0.02, 0.01, 1e-6, 2e-6, 3e-6])
     grid = _tune(digits, tmp_path, asha, {"lr": lrs, "max_epochs": ladder.max}, 2)
-    histories = [r.metrics_dataframe for r in grid]
+    histories = [_history(r) for r in grid]
     for h in histories:  # one report per epoch: the scheduler's iterations are epochs
         assert list(h["epoch"]) == list(h["training_iteration"]) == list(range(1, len(h) + 1))
         assert h["val_accuracy"].notna().all()
@@ -192,20 +211,39 @@ def test_asha_on_ray_reports_each_epoch_checkpoints_and_stops_the_poor(digits, r
 @pytest.mark.slow
 def test_hyperband_pauses_and_the_resumed_trial_continues_its_epochs(digits, ray_session,
                                                                      tmp_path):
+    from ray import tune
+
     from tuner.budget import BudgetLadder
     from tuner.schedulers import concurrency_hint, make_scheduler
-
-    from ray import tune
 
     ladder = BudgetLadder(1, 3, 3)
     hyperband = make_scheduler("hyperband", ladder, metric="val_accuracy", mode="max", seed=0)
     lrs = tune.grid_search([0.02, 1e-6, 2e-6])  # one bracket: 3 trials at 1 epoch, 1 goes on
+    # one trial at a time (2 CPUs each), in order: the best one, first, must wait for the others
     grid = _tune(digits, tmp_path, hyperband, {"lr": lrs, "max_epochs": ladder.max},
-                 concurrency_hint("hyperband", ladder, slots=2))
-    histories = {r.config["lr"]: r.metrics_dataframe for r in grid}
+                 concurrency_hint("hyperband", ladder, slots=1), cpus=2)
+    histories = {r.config["lr"]: _history(r) for r in grid}
     winner = histories[0.02]
     # paused after epoch 1, restored from its checkpoint, then trained epochs 2 and 3
     assert list(winner["epoch"]) == list(winner["training_iteration"]) == [1, 2, 3]
     assert list(winner["iterations_since_restore"]) != [1, 2, 3]  # it was restored
     assert winner["val_accuracy"].iloc[-1] > winner["val_accuracy"].iloc[0]
     assert sorted(len(h) for h in histories.values()) == [1, 1, 3]
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_tuner_run_on_the_example_yaml_scores_the_winner_on_the_test_split(digits, ray_session,
+                                                                           tmp_path):
+    import json
+
+    import tuner
+
+    res = tuner.run(str(ROOT / "examples" / "lightning_digits.yaml"), name="lightning_e2e",
+                    num_samples=4, storage=str(tmp_path), set=["budget.max=3"], quiet=True)
+    assert len(res.trials) == 4 and not res.interrupted
+    assert set(res.trials.status) <= {"completed", "stopped early"}
+    best = json.loads((Path(res.path) / "best.json").read_text())
+    assert best["test"] == res.test and set(res.test) == {"test_loss", "test_accuracy"}
+    assert res.test["test_accuracy"] > 0.5  # chance is 0.1
+    assert res.best_checkpoint is not None and res.best_config["max_epochs"] == 3

@@ -200,6 +200,19 @@ def test_configs_that_change_shared_settings_do_not_pack():
         pack.add(3, dict(MLP_BASE, lr_schedule="hypergradient"))
 
 
+def test_a_diverging_member_ends_alone():
+    good = dict(MLP_BASE, optimizer="sgd", lr=0.05, seed=0)
+    bad = dict(MLP_BASE, optimizer="sgd", lr=1e6, seed=1)
+    pack = PackedRun(MLP)
+    pack.add("good", good)
+    pack.add("bad", bad)
+    out = pack.train_one_epoch()
+    solo_bad = MLP.make_run(bad).train_one_epoch()
+    assert out["bad"]["done"] and out["bad"]["error"] == solo_bad["error"]
+    assert math.isnan(out["bad"]["val_loss"])
+    _assert_same_curve([out["good"]], _solo_curve(MLP, good, 1))
+
+
 # ---- checkpoints ----------------------------------------------------------------------
 @pytest.mark.parametrize("shell,members", [(MLP, MLP_MEMBERS[:2]), (CNN, CNN_MEMBERS)],
                          ids=["mlp", "cnn"])

@@ -58,6 +58,17 @@ class TrainableContract:
         assert m["epoch"] == 1 and m["data_fraction"] == 1.0 and "done" not in m
         assert 0.0 <= m["val_accuracy"] <= 1.0
 
+    def test_learns_digits_well_above_chance(self, make):
+        # digits has 10 balanced classes: chance is 0.1. Measured (seeds 0-2, lr 0.01, 4
+        # epochs): every model here reached val accuracy 0.73-0.98 with its train loss falling
+        # every epoch; a model that does not train stays near 0.1 with a flat loss.
+        t = make(seed=0, lr=0.01)
+        ms = [t.step() for _ in range(4)]
+        losses = [m["train_loss"] for m in ms]
+        assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
+        assert losses[-1] < 0.6 * losses[0], losses
+        assert ms[-1]["val_accuracy"] >= 0.6, [m["val_accuracy"] for m in ms]
+
     def test_checkpoint_round_trip_continues_exactly(self, make, tmp_path):
         config = {
             "dropout": 0.2,

@@ -54,24 +54,43 @@ class FusedOptimizer:
         """One step for every member, or only for `rows` (a long tensor of member indices)."""
         if rows is None:
             self.step_count += 1
-            steps = self.step_count
-            hyper = self.hyper
+            factors = self._factors(self.hyper, self.step_count)
         else:
             self.step_count[rows] += 1
-            steps = self.step_count[rows]
             hyper = {n: t[rows] for n, t in self.hyper.items()}
+            factors = self._factors(hyper, self.step_count[rows])
+        views: dict[tuple[int, torch.dtype], dict[str, torch.Tensor]] = {}
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
+            key = (p.ndim, p.dtype)
+            if key not in views:  # per-member factors shaped [k, 1, ..., 1] for this rank
+                views[key] = {n: _per_member(f, p) for n, f in factors.items()}
             if rows is None:
-                _update(self.kind, p, p.grad, state, hyper, steps)
+                _UPDATES[self.kind](p, p.grad, state, views[key])
                 continue
             sub_p = p[rows]
             sub_state = {n: t[rows] for n, t in state.items()}
-            _update(self.kind, sub_p, p.grad[rows], sub_state, hyper, steps)
+            _UPDATES[self.kind](sub_p, p.grad[rows], sub_state, views[key])
             p.index_copy_(0, rows, sub_p)
             for n, t in state.items():
                 t.index_copy_(0, rows, sub_state[n])
+
+    def _factors(self, hyper: dict[str, torch.Tensor], steps: torch.Tensor
+                 ) -> dict[str, torch.Tensor]:
+        """Per-member scalars of this step, computed once for all parameters."""
+        out = {"lr": hyper["lr"], "wd": hyper["weight_decay"]}
+        if self.kind == "sgd":
+            out["momentum"] = hyper["momentum"]
+            out["nesterov"] = hyper["nesterov"]
+            return out
+        beta1, beta2 = BETAS
+        # bias corrections in float64 per member, as torch's python-float scalars
+        out["step_size"] = hyper["lr"].double() / (1 - beta1**steps)
+        out["bias2_sqrt"] = (1 - beta2**steps).sqrt()
+        if self.kind == "adamw":
+            out["decay"] = 1 - hyper["lr"] * hyper["weight_decay"]
+        return out
 
 
 def _per_member(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -79,43 +98,32 @@ def _per_member(value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return value.to(like.dtype).view(-1, *([1] * (like.ndim - 1)))
 
 
-def _update(kind: str, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-            hyper: dict[str, torch.Tensor], steps: torch.Tensor) -> None:
-    lr = _per_member(hyper["lr"], p)
-    wd = _per_member(hyper["weight_decay"], p)
-    if kind == "sgd":
-        _sgd(p, grad, state, lr, wd, hyper)
-    else:
-        _adam(p, grad, state, lr, wd, steps, decoupled=kind == "adamw")
-
-
-def _sgd(p, grad, state, lr, wd, hyper) -> None:
+def _sgd(p, grad, state, f) -> None:
     """torch/optim/sgd.py::_single_tensor_sgd with dampening 0. The buffer starts at zero,
     so `m * 0 + d` equals torch's `clone(d)` on the first step; momentum 0 gives `buf = d`."""
-    momentum = _per_member(hyper["momentum"], p)
-    d = torch.addcmul(grad, wd, p)
+    d = torch.addcmul(grad, f["wd"], p)
     buf = state["momentum_buffer"]
-    buf.mul_(momentum).add_(d)
-    if bool(hyper["nesterov"].any()):
-        nesterov = _per_member(hyper["nesterov"], p) > 0
-        direction = torch.where(nesterov, d.addcmul_(momentum, buf), buf)
-    else:
-        direction = buf
-    p.addcmul_(lr, direction, value=-1)
+    buf.mul_(f["momentum"]).add_(d)
+    direction = torch.where(f["nesterov"] > 0, d.addcmul_(f["momentum"], buf), buf)
+    p.addcmul_(f["lr"], direction, value=-1)
 
 
-def _adam(p, grad, state, lr, wd, steps, *, decoupled: bool) -> None:
+def _adam(p, grad, state, f, *, decoupled: bool = False) -> None:
     """torch/optim/adam.py::_single_tensor_adam (AdamW = decoupled weight decay)."""
     beta1, beta2 = BETAS
     if decoupled:
-        p.mul_(1 - lr * wd)
+        p.mul_(f["decay"])
     else:
-        grad = torch.addcmul(grad, wd, p)
+        grad = torch.addcmul(grad, f["wd"], p)
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     exp_avg.lerp_(grad, 1 - beta1)
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    # bias corrections in float64 per member, as torch's python-float scalars
-    step_size = _per_member(lr.reshape(-1).double() / (1 - beta1**steps), p)
-    bias2_sqrt = _per_member((1 - beta2**steps).sqrt(), p)
-    denom = exp_avg_sq.sqrt().div_(bias2_sqrt).add_(EPS)
-    p.addcdiv_(exp_avg * step_size, denom, value=-1)
+    denom = exp_avg_sq.sqrt().div_(f["bias2_sqrt"]).add_(EPS)
+    p.addcdiv_(exp_avg * f["step_size"], denom, value=-1)
+
+
+def _adamw(p, grad, state, f) -> None:
+    _adam(p, grad, state, f, decoupled=True)
+
+
+_UPDATES = {"sgd": _sgd, "adam": _adam, "adamw": _adamw}

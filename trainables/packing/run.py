@@ -216,8 +216,9 @@ class PackedRun:
         x, y = run.train_data(1.0)
         if self._x_pool is None:
             self._pool_offsets[key], self._x_pool, self._y_pool = 0, x, y
+            self._val_size = len(run._x_val)
             return
-        if len(run._x_val) != len(next(iter(self.members.values()))._x_val):
+        if len(run._x_val) != self._val_size:  # validation batches stack across members
             raise NotPackable("members' validation splits differ in size")
         self._pool_offsets[key] = len(self._x_pool)
         self._x_pool, self._y_pool = torch.cat([self._x_pool, x]), torch.cat([self._y_pool, y])
@@ -293,39 +294,48 @@ class PackedRun:
         for j, order in enumerate(orders):
             groups.setdefault(len(order), []).append(j)
         stacked = {n: torch.stack([orders[j] for j in js]) for n, js in groups.items()}
+        plans = {n: self._group_plan(rows, js, alive) for n, js in groups.items()}
+        set_dropout_active(self.template, {n: b[rows] for n, b in self.buffers.items()})
         bs = self.batch_size
         for b, start in enumerate(range(0, max(groups), bs)):
-            for n, js in groups.items():
-                if start >= n:
-                    continue
-                keep = [i for i, j in enumerate(js) if alive[j]]
-                if not keep:
+            for n, (live, live_t, sub, keep) in plans.items():
+                if start >= n or not live:
                     continue
                 idx = stacked[n][:, start:start + bs]
-                live = [js[i] for i in keep]
-                if len(keep) != len(js):
-                    idx = idx[torch.tensor(keep, device=self._device)]
-                losses = self._step(rows[live], idx)
-                total[live] += losses.double() * idx.shape[1]
+                if keep is not None:
+                    idx = idx[keep]
+                losses = self._step(sub, idx)
+                total.index_add_(0, live_t, losses.double(), alpha=idx.shape[1])
                 for j in live:
                     seen[j] += idx.shape[1]
             if b % 16 == 15:
                 finite = torch.isfinite(total).tolist()
-                alive = [a and f for a, f in zip(alive, finite)]
+                if not all(f for f, a in zip(finite, alive) if a):
+                    alive = [a and f for a, f in zip(alive, finite)]
+                    plans = {n: self._group_plan(rows, js, alive) for n, js in groups.items()}
         return total, seen
 
-    def _step(self, rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """One fused optimiser step for `rows` on batches `idx` ([members, batch])."""
-        everyone = len(rows) == self.size and bool((rows == torch.arange(
-            self.size, device=rows.device)).all())
-        if everyone:
-            params, buffers, sub = self.params, self.buffers, None
+    def _group_plan(self, rows: torch.Tensor, js: list[int], alive: list[bool]):
+        """(live members, the same as a tensor, pack rows to step or None for all rows,
+        which of the group's stacked orders to keep or None for all) of one equal-length
+        group."""
+        keep = [i for i, j in enumerate(js) if alive[j]]
+        live = [js[i] for i in keep]
+        sub = rows[live]
+        if len(sub) == self.size and bool((sub == torch.arange(self.size, device=sub.device)
+                                           ).all()):
+            sub = None  # every row, in order: no gather
+        keep_t = None if len(keep) == len(js) else torch.tensor(keep, device=self._device)
+        return live, torch.tensor(live, device=self._device), sub, keep_t
+
+    def _step(self, sub: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor:
+        """One fused optimiser step for rows `sub` (None: all) on batches `idx`."""
+        if sub is None:
+            params, buffers = self.params, self.buffers
         else:
-            params = {n: p[rows] for n, p in self.params.items()}
-            buffers = {n: b[rows] for n, b in self.buffers.items()}
-            sub = rows
+            params = {n: p[sub] for n, p in self.params.items()}
+            buffers = {n: b[sub] for n, b in self.buffers.items()}
         self.template.train()
-        set_dropout_active(self.template, buffers)
         logits = self._train_fn(params, buffers, self._x_pool[idx])
         g, n = idx.shape
         losses = F.cross_entropy(logits.reshape(g * n, -1), self._y_pool[idx].reshape(-1),

@@ -2,7 +2,7 @@
 
 Ray's ``AsyncHyperBandScheduler`` is the stopping variant of ASHA (Li et al., MLSys 2020):
 when a trial first reaches a rung it is stopped unless it is in the top ``1/η`` of the values
-recorded there so far. Three things are changed here, nothing else:
+recorded there so far. Four things are changed here, nothing else:
 
 * **Brackets by stable hash.** Ray draws each trial's bracket with ``np.random.choice`` (the
   global numpy RNG), so two runs with identical seeds differ. Here the ``k``-th trial added goes

@@ -33,7 +33,7 @@ class CheckedASHA(SeededASHA):
     def __init__(self, ladder: BudgetLadder, *, metric: str | None = None,
                  mode: str | None = None, seed: int | None = 0, brackets: int = 1,
                  stop_last_trials: bool = True, min_pairs: int = 6, tau_min: float = 0.2,
-                 z: float = 1.0, window: int = 256):
+                 z: float = 1.0, window: int = 128):
         super().__init__(ladder, metric=metric, mode=mode, seed=seed, brackets=brackets,
                          stop_last_trials=stop_last_trials)
         rungs = ladder.rung_resources()
@@ -78,4 +78,5 @@ class CheckedASHA(SeededASHA):
         for r, pairs in state.get("agreement", {}).items():
             self.agreement._pairs[int(r)].extend(tuple(p) for p in pairs)
         self.agreement._cache.clear()
+        self.agreement._fresh = {r: 0 for r in self.agreement.rungs}
         self.overruled = state.get("overruled", 0)

@@ -1,8 +1,11 @@
 """A stub of the controller side a scheduler talks to — enough to drive one without Ray running.
 
-Used by the decision-table tests and usable by the simulated-time benchmark runner: it keeps
-the trials, applies each decision the way Ray's ``TuneController`` does (STOP of a running trial
-→ ``scheduler.on_trial_complete`` with its last result; stopping a PAUSED/PENDING trial →
+Used by the scheduler decision-table tests (tests/schedulers/). The simulated-time benchmark
+runner does not use it: ``benchmarks/simulator.py`` has its own ``SimController``, which also
+drives the searcher, keeps only live trials (O(live) at 100k trials) and uses its own
+lightweight ``SimTrial`` objects instead of Ray's ``Trial``. This stub keeps the trials,
+applies each decision the way Ray's ``TuneController`` does (STOP of a running trial →
+``scheduler.on_trial_complete`` with its last result; stopping a PAUSED/PENDING trial →
 ``scheduler.on_trial_remove``), and answers the few calls Ray's schedulers make back:
 
 * ASHA, FIFO, median: none (``None`` works as controller).

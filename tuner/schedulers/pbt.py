@@ -26,7 +26,9 @@ and rendered by :func:`lineage_markdown` for report.md.
 Needs from the controller (PBT reaches into it, as in Ray): ``get_trials()``,
 ``get_live_trials()``, ``_schedule_trial_save(trial, result=)`` and ``pause_trial(trial,
 should_checkpoint=)``; trials need ``run_metadata.checkpoint_manager`` (``ray.tune.experiment.
-Trial``). The trainable must checkpoint (notes §2.6).
+Trial``). The trainable must checkpoint: without one Ray's PBT logs "no checkpoint for trial
+… Skip exploit" (ray/tune/schedulers/pbt.py, ``_exploit``) and a paused trial restarts at
+epoch 1.
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ def lineage_markdown(lineage: list[dict], title: str = "PBT lineage") -> list[st
     if not lineage:
         return []
     lines = [f"## {title}", "",
-             f"{len(lineage)} exploit(s). At *epoch* the *trial* loaded the checkpoint *copied* "
-             "had at *from epoch* and continued with that trial's config, mutated as listed.", "",
+             (f"{len(lineage)} exploit(s). At *epoch* the *trial* loaded the checkpoint "
+              "*copied* had at *from epoch* and continued with that trial's config, mutated as "
+              "listed."), "",
              "| epoch | trial | copied | from epoch | mutation |", "|---:|---|---|---:|---|"]
     for rec in lineage:
         changes = "; ".join(f"{k} {_fmt(a)} → {_fmt(b)}" + (f" ({op})" if op else "")

@@ -96,11 +96,11 @@ class LadderMedian(MedianStoppingRule):
         keys = (self._time_attr, self._metric)
         trials = {}
         for trial in dict.fromkeys([*self._results, *self._stopped_trials]):
+            curve = self._results.get(trial, [])
             trials[trial.trial_id] = {
-                "results": [{k: r[k] for k in keys if k in r} for r in self._results.get(trial,
-                                                                                        [])],
+                "results": [{k: r[k] for k in keys if k in r} for r in curve],
                 "stopped": trial in self._stopped_trials,
-                "last_pause": self._last_pause[trial] if trial in self._last_pause else None,
+                "last_pause": self._last_pause.get(trial),
             }
         return {"metric": self._metric, "mode": self._mode, "trials": trials}
 

@@ -1,7 +1,8 @@
 """The one Ray ``Searcher`` base every tuner searcher extends, driven by a ``SearchSpace``.
 
 Why our own base rather than Ray's adapters: Ray's conversions drop conditional parameters
-(HyperOpt/Optuna), hang on ``points_to_evaluate`` with conditional spaces (notes §3.2) and
+(HyperOpt/Optuna), hang on ``points_to_evaluate`` with conditional spaces (HyperOptSearch's
+``_convert_categories_to_indices`` loops on hyperopt ``Apply`` nodes) and
 leave seeding to each library. Here the base owns what every searcher shares — the space,
 one ``numpy.random.Generator``, the warm-start queue, metric/mode, and turning errored or
 NaN trials into "no observation" — so a subclass only proposes (``_propose``) and learns

@@ -5,7 +5,9 @@ good and bad configurations with one Parzen density per parameter and node of a 
 space. We translate a flat ``SearchSpace`` into hyperopt's *native* tree — a categorical with
 dependants becomes ``hp.choice`` over branch dicts that carry their children — and drive
 ``tpe.suggest`` on our own ``Trials``. Ray's ``HyperOptSearch`` is not used: it hangs on
-``points_to_evaluate`` with nested choices (notes §3.2); here the base class serves warm-start
+``points_to_evaluate`` with nested choices (its ``_convert_categories_to_indices``,
+ray/tune/search/hyperopt/hyperopt_search.py, loops on hyperopt ``Apply`` nodes;
+hyperopt/hyperopt#646); here the base class serves warm-start
 points and their results are written into ``Trials`` with the ``misc.vals/idxs`` hyperopt
 would have produced. Failed and NaN trials stay in ``Trials`` as finished with status ``fail``
 and no loss, which TPE counts as worst — as it does running trials (hyperopt's own rule, which

@@ -1,0 +1,283 @@
+"""Fault soak: ≥ 200 short ASHA trials on the loopback two-node cluster while things die.
+
+    nice -n 10 python -m benchmarks.fault_soak --trials 200 --out benchmarks/results/soak
+
+Starts its own two nodes (scripts/local_two_node.sh: head 1 CPU, worker 2 CPUs), runs
+``tuner launch`` as a separate driver process against them and, during the run, SIGKILLs
+
+1. a trial's worker process three times (each time a trial that is past its first rung and
+   mid-run, so the kill lands on a running trial, not on an idle reusable actor),
+2. the driver once (its whole process group), then relaunches with ``--resume``,
+3. the worker node once (``local_two_node.sh kill-worker``: raylet and all its processes).
+
+:class:`SoakTrainable` appends every event to one log from inside the trial (``O_APPEND``
+lines below ``PIPE_BUF``, so processes never interleave): each finished epoch, each checkpoint
+saved and each checkpoint loaded. From it and the run's own files :func:`figures` counts
+trials promised/ended, faults, retries (``trials.csv``/``report.md``), epochs redone and
+epochs redone *although a checkpoint covered them*. tests/cluster/test_fault_soak.py runs the
+same soak and asserts on these figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from ray import tune
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "local_two_node.sh"
+MAX_EPOCHS = 9  # ASHA rungs 1, 3, 9 (η = 3)
+
+
+def _log(path: str, *event) -> None:
+    line = json.dumps(list(event)) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+class SoakTrainable(tune.Trainable):
+    """A few-ms-per-epoch curve that logs ("epoch"|"save"|"load", trial, epoch, pid, time)."""
+
+    def setup(self, config: dict) -> None:
+        self.epoch = 0
+
+    def step(self) -> dict:
+        time.sleep(float(self.config.get("epoch_seconds", 0.1)))
+        self.epoch += 1
+        _log(self.config["soak_log"], "epoch", self.trial_id, self.epoch, os.getpid(),
+             time.time())
+        loss = (float(self.config["x"]) - 0.3) ** 2 + 1.0 / self.epoch
+        return {"val_loss": loss, "epoch": self.epoch}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> dict:
+        _log(self.config["soak_log"], "save", self.trial_id, self.epoch, os.getpid(),
+             time.time())
+        return {"epoch": self.epoch}
+
+    def load_checkpoint(self, checkpoint: dict) -> None:
+        self.epoch = int(checkpoint["epoch"])
+        _log(self.config["soak_log"], "load", self.trial_id, self.epoch, os.getpid(),
+             time.time())
+
+    def reset_config(self, new_config: dict) -> bool:
+        self.config, self.epoch = new_config, 0
+        return True
+
+
+def write_experiment(folder: Path, trials: int, log: Path, epoch_seconds: float) -> Path:
+    path = folder / "soak.yaml"
+    path.write_text(json.dumps({
+        "name": "soak", "trainable": "benchmarks.fault_soak:SoakTrainable",
+        "config": {"soak_log": str(log), "epoch_seconds": epoch_seconds},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        "searcher": "random", "scheduler": "asha",
+        "budget": {"min": 1, "max": MAX_EPOCHS, "eta": 3},
+        "metric": "val_loss", "mode": "min", "num_samples": trials, "seed": 0,
+        "max_failures": 3, "checkpoint_every": 1, "checkpoint_interval_s": 0,
+        "resources": {"cpus": 1, "gpus": 0}, "storage": str(folder / "out"),
+    }))
+    return path
+
+
+# The cluster -------------------------------------------------------------------------------
+def start_nodes(state: Path) -> tuple[dict, dict, str]:
+    """(script env, driver env, address) for two fresh loopback nodes with token auth."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(TUNER_TWO_NODE_PORT=str(port), TUNER_TWO_NODE_DIR=str(state),
+               RAY=str(Path(sys.executable).parent / "ray"), RAY_AUTH_MODE="token")
+    out = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
+                         timeout=180, check=False)
+    if out.returncode != 0:
+        subprocess.run([str(SCRIPT), "stop"], env=env, timeout=90, check=False)
+        raise RuntimeError(f"local_two_node.sh start failed:\n{out.stdout}\n{out.stderr}")
+    exports = dict(line.removeprefix("export ").split("=", 1)
+                   for line in (state / "env").read_text().splitlines())
+    return env, {**env, **exports, "PYTHONUNBUFFERED": "1"}, exports["RAY_ADDRESS"]
+
+
+def stop_nodes(script_env: dict) -> None:
+    subprocess.run([str(SCRIPT), "stop"], env=script_env, timeout=120, check=False)
+
+
+# The soak ----------------------------------------------------------------------------------
+def read_log(log: Path) -> list[list]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _launch(exp: Path, address: str, env: dict, out: Path, resume: bool) -> subprocess.Popen:
+    args = [sys.executable, "-m", "tuner", "launch", str(exp), "--address", address]
+    return subprocess.Popen(args + (["--resume"] if resume else []), cwd=ROOT, env=env,
+                            stdout=out.open("a"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _wait(log: Path, proc: subprocess.Popen, started: int, timeout: float) -> None:
+    """Until ``started`` distinct trials have logged an epoch (or the driver ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len({e[1] for e in read_log(log) if e[0] == "epoch"}) >= started:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"fewer than {started} trials started within {timeout} s "
+                       f"(driver exit code {proc.poll()})")
+
+
+def _zombie_or_gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _kill_a_running_trial(log: Path, epoch_seconds: float, spare: set[str],
+                          timeout: float = 120) -> str:
+    """SIGKILL the process of a trial that is past rung 1 (epochs 4-7 go on to 9: ASHA has no
+    rung between 3 and 9) and reported within the last epoch, so that process is busy with
+    this trial — not an idle actor waiting for reuse. ``spare``: trials not to pick again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.time()
+        for kind, trial, epoch, pid, at in reversed(read_log(log)[-50:]):
+            if kind == "epoch" and trial not in spare and 4 <= epoch <= MAX_EPOCHS - 2 \
+                    and now - at < epoch_seconds and not _zombie_or_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+                return trial
+        time.sleep(0.02)
+    raise RuntimeError("no trial mid-run to kill")
+
+
+def _wait_for_restore(log: Path, trial: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Until ``trial`` has loaded a checkpoint again: the driver has handled its failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(e[0] == "load" and e[1] == trial for e in read_log(log)):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"trial {trial} was not retried within {timeout} s")
+
+
+def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
+         timeout: float = 900) -> dict:
+    """Run the soak in ``folder``; return :func:`figures` plus the faults injected."""
+    log, driver_out = folder / "epochs.log", folder / "driver.log"
+    exp = write_experiment(folder, trials, log, epoch_seconds)
+    state = Path(tempfile.mkdtemp(prefix="sk", dir="/tmp"))  # short: Ray's unix sockets
+    script_env, env, address = start_nodes(state)
+    t0 = time.monotonic()
+    faults: dict[str, list] = {"trial_process": [], "driver": [], "worker_node": []}
+    proc = None
+    try:
+        proc = _launch(exp, address, env, driver_out, resume=False)
+        for started in (trials // 10, trials // 6, trials // 4):
+            _wait(log, proc, started, timeout / 3)
+            victim = _kill_a_running_trial(log, epoch_seconds, set(faults["trial_process"]))
+            faults["trial_process"].append(victim)
+            _wait_for_restore(log, victim, proc, timeout / 3)
+        _wait(log, proc, trials * 2 // 5, timeout / 3)
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and anything it started
+        proc.wait()
+        faults["driver"].append(len({e[1] for e in read_log(log) if e[0] == "epoch"}))
+        proc = _launch(exp, address, env, driver_out, resume=True)
+        _wait(log, proc, trials * 3 // 5, timeout / 2)
+        out = subprocess.run([str(SCRIPT), "kill-worker"], env=script_env, capture_output=True,
+                             text=True, timeout=60, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"kill-worker failed: {out.stderr}")
+        faults["worker_node"].append(len({e[1] for e in read_log(log) if e[0] == "epoch"}))
+        code = proc.wait(timeout=timeout)
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        stop_nodes(script_env)
+    wall = time.monotonic() - t0
+    result = figures(folder / "out" / "soak", read_log(log), trials)
+    result.update(driver_exit=code, wall_seconds=round(wall, 1), faults=faults,
+                  fault_count=sum(len(v) for v in faults.values()))
+    return result
+
+
+def figures(experiment: Path, events: list[list], promised: int) -> dict:
+    """Trials, retries and redone epochs from the run's files and the trainable's log."""
+    rows = list(csv.DictReader((experiment / "trials.csv").open()))
+    report = (experiment / "report.md").read_text()
+    retried = {r["trial_id"]: int(r["retries"]) for r in rows if int(r.get("retries") or 0)}
+    done: dict[str, list[int]] = defaultdict(list)  # epochs in the order they were finished
+    saved: dict[str, int] = defaultdict(int)
+    redone = redone_covered = restarts = from_scratch = 0
+    for kind, trial, epoch, _pid, _at in sorted(events, key=lambda e: e[4]):
+        if kind == "save":
+            saved[trial] = max(saved[trial], epoch)
+        elif kind == "epoch":
+            if epoch in done[trial]:
+                redone += 1
+                # a checkpoint at or after this epoch had been written: redone only because
+                # the driver had not recorded it yet (its state snapshot lags, ≤ 2 s)
+                redone_covered += epoch <= saved[trial]
+            if done[trial] and epoch <= done[trial][-1]:
+                restarts += 1
+                from_scratch += epoch == 1 and saved[trial] > 0
+            done[trial].append(epoch)
+    section = report.split("## Retried trials", 1)[1] if "## Retried trials" in report else ""
+    return {
+        "trials_promised": promised,
+        "trials_in_csv": len(rows),
+        "distinct_trials_in_csv": len({r["trial_id"] for r in rows}),
+        "trials_that_ran": len(done),
+        "unknown_trials": sorted(set(done) - {r["trial_id"] for r in rows}),
+        "errored": [r["trial_id"] for r in rows if r["status"].startswith("errored")],
+        "statuses": dict(sorted(_count(r["status"] for r in rows).items())),
+        "epochs_total": sum(len(v) for v in done.values()),
+        "epochs_redone": redone,
+        "epochs_redone_covered_by_a_checkpoint": redone_covered,
+        "restarts": restarts,
+        "restarts_from_scratch_despite_a_checkpoint": from_scratch,
+        "retries": sum(retried.values()),
+        "retried_trials": retried,
+        "retries_listed_in_report": sorted(t for t in retried if f"- {t}:" in section),
+    }
+
+
+def _count(items) -> dict:
+    out: dict = defaultdict(int)
+    for item in items:
+        out[item] += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--epoch-seconds", type=float, default=0.1)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    result = soak(folder, args.trials, args.epoch_seconds)
+    (folder / "figures.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
