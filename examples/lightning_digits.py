@@ -64,6 +64,13 @@ class DigitsMLP(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # The config wins over the checkpoint's optimizer settings: PBT restores a donor's
+        # checkpoint under mutated hyperparameters (a plain resume has the same values).
+        for state in checkpoint.get("optimizer_states", ()):
+            for group in state["param_groups"]:
+                group.update(lr=self.lr, weight_decay=self.weight_decay)
+
 
 @functools.lru_cache(maxsize=4)
 def digits_splits(seed: int) -> Dataset:

@@ -40,8 +40,7 @@ def run(experiment: Any, *, resume: bool = False, address: str | None = None,
     exp = _experiment(experiment, set or [], overrides)
     from tuner.runner import run as run_experiment
 
-    outcome = run_experiment(exp, address=address, resume=resume,
-                             write=(lambda _line: None) if quiet else print, quiet=quiet,
+    outcome = run_experiment(exp, address=address, resume=resume, write=print, quiet=quiet,
                              argv=["tuner.run", repr(experiment)[:200]])
     results = load(outcome.path)
     results.interrupted = outcome.interrupted

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue an interrupted experiment of that name (a larger "
                              "--num-samples adds trials; other changes are refused)")
     launch.add_argument("--quiet", action="store_true",
-                        help="print nothing but errors and the final result line")
+                        help="print nothing but errors (the result files are written as usual)")
     launch.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     plan = sub.add_parser(

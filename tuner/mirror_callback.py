@@ -55,7 +55,10 @@ class MirrorCallback(tune.Callback):
 
     @classmethod
     def for_experiment(cls, exp: Any, **kwargs: Any) -> MirrorCallback:
-        attrs = {"metric": exp.metric, "mode": exp.mode, "trainable": exp.trainable,
+        from tuner.user_code import describe_trainable
+
+        attrs = {"metric": exp.metric, "mode": exp.mode,
+                 "trainable": describe_trainable(exp.trainable),
                  "searcher": exp.searcher, "scheduler": exp.scheduler}
         return cls(exp.path, study_name=exp.name, metric=exp.metric, mode=exp.mode,
                    space=exp.space, max_epochs=exp.budget.max,

@@ -147,6 +147,7 @@ class ProgressCallback(tune.Callback):
         self._drawn = 0.0      # when the live line was last drawn
         self._printed = self.started  # when a plain line was last printed
         self._showing = False  # a live line is on screen
+        self._counted_restored = True  # setup() arms the count of restored trials
 
     # output -----------------------------------------------------------------------------------
     def _out(self) -> TextIO:
@@ -214,7 +215,7 @@ class ProgressCallback(tune.Callback):
 
     def on_step_begin(self, iteration, trials, **info):
         """Once: count the trials a resumed run restored as already ended."""
-        if getattr(self, "_counted_restored", True):
+        if self._counted_restored:
             return
         self._counted_restored = True
         for trial in trials:

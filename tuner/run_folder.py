@@ -50,7 +50,10 @@ def load_run(run_dir: str | Path, experiment_file: str | None = None) -> RunTabl
     best = json.loads(best_file.read_text()) if best_file.is_file() else {}
     rows = [_typed(r, space) for r in csv.DictReader(io.StringIO((path / "trials.csv")
                                                                   .read_text()))]
-    if best.get("config"):  # full precision (trials.csv rounds to 6 digits)
+    if isinstance(best.get("config"), dict):  # full precision (trials.csv rounds to 6 digits)
+        # only the searched values: best.json may also carry the fixed trial settings
+        best["config"] = {k: v for k, v in best["config"].items()
+                          if k in space and not isinstance(space[k], Fixed)}
         for r in rows:
             if r["trial_id"] == best.get("trial_id"):
                 r["config"] = {**r["config"], **best["config"]}

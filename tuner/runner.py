@@ -156,7 +156,7 @@ def _pbt_params(exp: Experiment, trainable_cls: type) -> list[str]:
 
 
 def _build_tuner(exp: Experiment, resume: bool, callback: Any,
-                 address: str | None = None):
+                 address: str | None = None, quiet: bool = False):
     import ray
     from ray import tune
 
@@ -190,7 +190,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
                         searcher_options=exp.searcher_options, scheduler_options=options)
     searcher, scheduler, limit, pausing = (wired.searcher, wired.scheduler,
                                            wired.max_concurrent, wired.pausing)
-    if exp.max_concurrent is None:
+    if exp.max_concurrent is None and not quiet:
         callback.write(f"{slots} trial(s) at once from the cluster's current resources"
                        + ("; an autoscaling cluster starts small — set max_concurrent to the "
                           "size it may grow to" if address else ""))
@@ -339,10 +339,11 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     from tuner.progress import ProgressCallback  # imports ray: only after _init_ray's env
     from tuner.ray_messages import RayMessages
 
-    callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write)
+    callback = ProgressCallback(exp.num_samples, exp.metric, exp.budget.max, write,
+                                quiet=quiet, mode=exp.mode)
     messages = RayMessages(write)
     try:
-        tuner = _build_tuner(exp, resume, callback, address)
+        tuner = _build_tuner(exp, resume, callback, address, quiet=quiet)
         preflight.save_manifest(exp, resume, argv)
         if not quiet:
             write(f"tuning {exp.name}: {exp.num_samples} trials of "

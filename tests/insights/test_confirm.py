@@ -34,10 +34,14 @@ def _folder(tmp_path):
 
 
 def test_top_configs_rank_longest_trained_first(tmp_path):
-    table = load_run(_folder(tmp_path))
+    run = _folder(tmp_path)
+    # best.json carries the fixed trial settings too; only searched values may reach a point
+    (run / "best.json").write_text(json.dumps({"trial_id": "t_3", "config": {
+        "lr": 0.0212345678, "hidden": 24, "dataset": "digits", "max_epochs": 1}}))
+    table = load_run(run)
     top = confirm.top_configs(table, "val_accuracy", "max", 3)
     assert [t[0] for t in top] == ["t_3", "t_1", "t_2"]
-    assert top[0][1] == {"lr": 0.02, "hidden": 24}
+    assert top[0][1] == {"lr": 0.0212345678, "hidden": 24}
 
 
 def test_confirm_experiment_retrains_each_config_with_each_seed(tmp_path):

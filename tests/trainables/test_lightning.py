@@ -85,6 +85,20 @@ def test_plateau_step_taken_after_the_checkpoint_is_replayed_on_resume(digits, t
     assert resumed == full[1:]
 
 
+def test_a_mutated_learning_rate_wins_over_the_restored_one(digits, tmp_path, monkeypatch):
+    """PBT restores a donor's checkpoint under a new config: the example's module applies
+    the config's lr to the restored optimizer (its ``on_load_checkpoint``)."""
+
+    def on_train_epoch_end(self):
+        self.log("lr", self.optimizers().param_groups[0]["lr"])
+
+    monkeypatch.setattr(digits.DigitsMLP, "on_train_epoch_end", on_train_epoch_end,
+                        raising=False)
+    _fit(digits, {**GOOD, "max_epochs": 1}, keep=tmp_path)
+    resumed = _fit(digits, {**GOOD, "lr": 0.001, "max_epochs": 2}, checkpoint=tmp_path / "epoch1")
+    assert [(r["epoch"], r["lr"]) for r in resumed] == [(2, pytest.approx(0.001))]
+
+
 def test_evaluate_scores_the_checkpoint_on_the_test_split(digits, tmp_path):
     config = {**GOOD, "max_epochs": 3}
     _fit(digits, config, keep=tmp_path)
