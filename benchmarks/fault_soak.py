@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "local_two_node.sh"
 MAX_EPOCHS = 9  # ASHA rungs 1, 3, 9 (η = 3)
 SNAPSHOT_LAG_S = 6.0  # Ray snapshots the experiment every 2 s; allow for a loaded machine
+SAVE_IN_FLIGHT_S = 1.0  # a checkpoint written this shortly before a kill may not have reached
+                        # the driver
 
 
 def _log(path: str, *event) -> None:
@@ -186,7 +188,8 @@ def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
     state = Path(tempfile.mkdtemp(prefix="sk", dir="/tmp"))  # short: Ray's unix sockets
     script_env, env, address = start_nodes(state)
     t0 = time.monotonic()
-    faults: dict[str, list] = {"trial_process": [], "driver": [], "worker_node": []}
+    faults: dict[str, list] = {"trial_process": [], "driver": [], "worker_node": [],
+                               "process_kill_times": []}
     proc = None
     try:
         proc = _launch(exp, address, env, driver_out, resume=False)
@@ -194,6 +197,7 @@ def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
             _wait(log, proc, started, timeout / 3)
             victim = _kill_a_running_trial(log, epoch_seconds, set(faults["trial_process"]))
             faults["trial_process"].append(victim)
+            faults["process_kill_times"].append(time.time())
             _wait_for_restore(log, victim, proc, timeout / 3)
         _wait(log, proc, trials * 2 // 5, timeout / 3)
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and anything it started
@@ -212,27 +216,34 @@ def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
             os.killpg(proc.pid, signal.SIGKILL)
         stop_nodes(script_env)
     wall = time.monotonic() - t0
-    result = figures(folder / "out" / "soak", read_log(log), trials, faults["driver"][0])
+    result = figures(folder / "out" / "soak", read_log(log), trials, faults["driver"][0],
+                     faults["process_kill_times"] + faults["worker_node"])
     result.update(driver_exit=code, wall_seconds=round(wall, 1), faults=faults,
-                  fault_count=sum(len(v) for v in faults.values()))
+                  fault_count=sum(len(faults[k]) for k in ("trial_process", "driver",
+                                                           "worker_node")))
     return result
 
 
 def figures(experiment: Path, events: list[list], promised: int, driver_killed_at: float,
-            lag: float = SNAPSHOT_LAG_S) -> dict:
+            kills_at: list[float] = (), lag: float = SNAPSHOT_LAG_S) -> dict:
     """Trials, retries and redone epochs from the run's files and the trainable's log.
 
     A driver kill loses what happened after Ray's last experiment snapshot (taken every
     ``TUNE_GLOBAL_CHECKPOINT_S`` = 2 s, later under load): a checkpoint written then is
     unknown to the resumed run, a trial started then is unknown too (the searcher draws a
     replacement). Such redone work is *explained* when it lies within ``lag`` seconds before
-    the kill; anything else is counted as unexplained."""
+    the kill. A process or node killed just after writing a checkpoint loses it too: the
+    driver had not received it yet (``SAVE_IN_FLIGHT_S`` before a kill in ``kills_at``).
+    Anything else is counted as unexplained."""
     rows = list(csv.DictReader((experiment / "trials.csv").open()))
     report = (experiment / "report.md").read_text()
     retried = {r["trial_id"]: int(r["retries"]) for r in rows if int(r.get("retries") or 0)}
 
     def in_lag(at: float) -> bool:
         return driver_killed_at - lag <= at <= driver_killed_at
+
+    def lost(save_at: float) -> bool:  # a checkpoint the restarted run could not know of
+        return in_lag(save_at) or any(k - SAVE_IN_FLIGHT_S <= save_at <= k for k in kills_at)
 
     done: dict[str, list[int]] = defaultdict(list)  # epochs in the order they were finished
     saves: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -248,12 +259,12 @@ def figures(experiment: Path, events: list[list], promised: int, driver_killed_a
                 count["redone"] += 1
                 if covering:  # a checkpoint at or after this epoch had been written
                     count["redone_covered"] += 1
-                    count["redone_covered_unexplained"] += not in_lag(max(covering))
+                    count["redone_covered_unexplained"] += not lost(max(covering))
             if done[trial] and epoch <= done[trial][-1]:
                 count["restarts"] += 1
                 if epoch == 1 and saves[trial]:
                     count["from_scratch"] += 1
-                    count["from_scratch_unexplained"] += not in_lag(saves[trial][-1][1])
+                    count["from_scratch_unexplained"] += not lost(saves[trial][-1][1])
             done[trial].append(epoch)
     csv_ids = {r["trial_id"] for r in rows}
     unknown = sorted(set(done) - csv_ids)

@@ -24,26 +24,23 @@ EXPERIMENT = ROOT / "examples" / "digits_mlp.yaml"
 
 
 def run_all(methods: list[str], seeds: int, num_samples: int, max_epochs: int) -> list[dict]:
-    from tuner.config import load_experiment
-    from tuner.runner import _init_ray, run
+    import tuner
 
-    _init_ray(None)
     rows = []
     storage = tempfile.mkdtemp(prefix="tuner-real-")
     try:
         for seed in range(seeds):
             for method in methods:
-                exp = load_experiment(EXPERIMENT, [f"method={method}",
-                                                   f"budget.max={max_epochs}"],
-                                      name=f"{method}-s{seed}", storage=storage,
-                                      num_samples=num_samples, seed=seed)
                 t0 = time.time()
-                out = run(exp, write=lambda line: None)
+                out = tuner.run(EXPERIMENT, set=[f"method={method}",
+                                                 f"budget.max={max_epochs}"],
+                                name=f"{method}-s{seed}", storage=storage,
+                                num_samples=num_samples, seed=seed, quiet=True)
                 rows.append({
                     "method": method, "seed": seed,
                     "best_val_accuracy": out.best.last if out.best else float("nan"),
                     "test_accuracy": out.test.get("test_accuracy", float("nan")),
-                    "epochs_total": sum(r.epochs for r in out.records),
+                    "epochs_total": int(out.trials.epochs.sum()),
                     "wall_seconds": round(time.time() - t0, 1),
                 })
                 print(rows[-1], flush=True)

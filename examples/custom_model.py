@@ -2,7 +2,8 @@
 
 `make_trainable(model_fn)` wraps any `model_fn(config, data) -> nn.Module`; you get seeded
 data splits, the optimisers and LR strategies, exact checkpoint/resume, actor reuse and the
-standard metrics (val_accuracy, val_loss, ...). Run: python examples/custom_model.py
+standard metrics (val_accuracy, val_loss, ...), a test score and `best_model()`.
+Run: python examples/custom_model.py
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import math
 import tempfile
 
-import ray
-from ray import tune
 from torch import nn
 
 from trainables import make_trainable
@@ -32,19 +31,26 @@ def tiny_convnet(config: dict, data) -> nn.Module:
 TinyConvNet = make_trainable(tiny_convnet, name="TinyConvNet", dataset="digits", max_epochs=2)
 
 if __name__ == "__main__":
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    tuner = tune.Tuner(
-        TinyConvNet,
-        param_space={"lr": tune.loguniform(1e-3, 1e-1), "width": tune.choice([8, 16, 32])},
-        tune_config=tune.TuneConfig(
-            metric="val_accuracy", mode="max", num_samples=2, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="custom_model_"), verbose=0),
+    import tuner
+    from search_spaces import Categorical, Float, SearchSpace
+
+    results = tuner.run(
+        {
+            "name": "custom_model",
+            "trainable": TinyConvNet,  # a class from make_trainable: test score included
+            "space": SearchSpace({"lr": Float(1e-3, 1e-1, log=True),
+                                  "width": Categorical([8, 16, 32])}),
+            "config": {"dataset": "digits"},
+            "metric": "val_accuracy",
+            "mode": "max",
+            "num_samples": 4,
+            "budget": {"min": 1, "max": 3, "eta": 3},
+        },
+        storage=tempfile.mkdtemp(prefix="custom_model_"),
+        quiet=True,
     )
-    best = tuner.fit().get_best_result()
-    acc = best.metrics["val_accuracy"]
-    print(
-        f"best config {best.config} -> val_accuracy {acc:.3f} after {best.metrics['epoch']} epochs"
-    )
-    ray.shutdown()
+    acc = results.best.last
+    print(f"best params {results.best_params} -> val_accuracy {acc:.3f}, test {results.test}")
+    model = results.best_model()  # the trained nn.Module, ready to use
+    print(type(model).__name__, sum(p.numel() for p in model.parameters()), "weights")
     raise SystemExit(0 if math.isfinite(acc) else 1)

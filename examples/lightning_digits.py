@@ -115,9 +115,11 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="lightning_digits")
-    parser.add_argument("--num-samples", type=int, default=None)
+    parser.add_argument("--name", default="lightning_digits_api")
+    parser.add_argument("--num-samples", type=int, help="trials (default: the YAML's 8)")
+    parser.add_argument("--storage", help="results directory (default: the YAML's results/)")
     args = parser.parse_args()
-    res = tuner.run("examples/lightning_digits.yaml", name=args.name,
-                    num_samples=args.num_samples)
+    overrides = {key: value for key, value in
+                 (("num_samples", args.num_samples), ("storage", args.storage)) if value}
+    res = tuner.run("examples/lightning_digits.yaml", name=args.name, **overrides)
     print(f"best config {res.best_config}\ntest {res.test}")

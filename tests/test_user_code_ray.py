@@ -196,3 +196,27 @@ def test_rerun_from_manifest_reproduces_trials(ray_session, tmp_path):
     assert rerun.path.endswith("orig-rerun")
     cols = [c for c in first.trials.columns if c not in ("trial_id", "node")]
     pd.testing.assert_frame_equal(first.trials[cols], rerun.trials[cols])
+
+
+def test_the_winner_ready_to_use_from_best_json(ray_session, tmp_path):
+    """Our trainable: best.json alone rescores the winner; best_model() is the trained net."""
+    import torch
+
+    import trainables
+
+    res = tuner.run({"trainable": "mlp", "config": {"dataset": "digits"},
+                     "space": {"lr": {"type": "float", "low": 0.005, "high": 0.02, "log": True},
+                               "hidden": 64},
+                     "metric": "val_accuracy", "mode": "max", "num_samples": 2,
+                     "budget": {"min": 1, "max": 3, "eta": 3}, "searcher": "random",
+                     "scheduler": "fifo", "storage": str(tmp_path), "name": "ready"},
+                    quiet=True)
+    again = trainables.evaluate_checkpoint(os.path.join(res.path, "best.json"))
+    assert again["test_accuracy"] == pytest.approx(res.test["test_accuracy"])
+    assert res.test["test_accuracy"] > 0.8  # it learned: chance is 0.1
+    model = res.best_model()
+    data = trainables.load_dataset("digits", seed=0)
+    x, y = data.split("test")
+    with torch.no_grad():
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+    assert accuracy == pytest.approx(res.test["test_accuracy"], abs=1e-6)
