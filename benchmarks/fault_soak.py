@@ -2,6 +2,8 @@
 
     nice -n 10 python -m benchmarks.fault_soak --trials 200 --out benchmarks/results/soak
 
+(figures.json and the run's report.md land in ``--out``; the run itself in a temporary folder.)
+
 Starts its own two nodes (scripts/local_two_node.sh: head 1 CPU, worker 2 CPUs), runs
 ``tuner launch`` as a separate driver process against them and, during the run, SIGKILLs
 
@@ -24,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -303,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--epoch-seconds", type=float, default=0.1)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="folder for figures.json and report.md")
     args = parser.parse_args(argv)
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="tuner-soak-"))  # the run: 200 trial folders
     result = soak(folder, args.trials, args.epoch_seconds)
-    (folder / "figures.json").write_text(json.dumps(result, indent=1))
+    (out / "figures.json").write_text(json.dumps(result, indent=1))
+    shutil.copy(folder / "out" / "soak" / "report.md", out / "report.md")
+    shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(result, indent=1))
     return 0
 

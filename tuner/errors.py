@@ -9,7 +9,8 @@ alike; they live here so that ``tuner.config``, ``tuner.registry``, ``tuner.meth
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "BudgetError", "MethodError", "SchedulerError", "TrialCodeError"]
+__all__ = ["ConfigError", "BudgetError", "MethodError", "SchedulerError", "TrialCodeError",
+           "StorageError"]
 
 
 class ConfigError(ValueError):
@@ -31,3 +32,7 @@ class SchedulerError(ConfigError):
 class TrialCodeError(ConfigError):
     """The user's training code cannot run as written (does not import, wrong signature, never
     reports the metric): a user error, found before or at the first result."""
+
+
+class StorageError(ConfigError):
+    """The results folder cannot be written (read-only, full, in use by another launch)."""

@@ -290,22 +290,21 @@ class PackExecutor:
         return worker
 
     def _join(self, trial: PackTrial, worker: _Worker) -> None:
-        import ray
-
+        """Not awaited: an actor runs its calls in order, so the next `train` sees the
+        member, and a fresh actor's start-up overlaps the others' (a failed add fails that
+        `train`, which counts as a lost worker)."""
         resume = trial.checkpoint if trial.status == PAUSED or trial.epochs else None
-        ray.get(worker.handle.add.remote(trial.trial_id, trial.config, resume))
+        worker.handle.add.remote(trial.trial_id, trial.config, resume)
         key = self._key(trial)
         worker.keys[key] = worker.keys.get(key, 0) + 1
         worker.members.append(trial)
         trial.worker, trial.status = worker, RUNNING
 
     def _leave(self, trial: PackTrial, *, save: bool) -> None:
-        import ray
-
         worker = trial.worker
         if save:
-            self._save(worker, [trial])
-        ray.get(worker.handle.remove.remote(trial.trial_id))
+            self._save(worker, [trial])  # awaited: a resume may go to another worker
+        worker.handle.remove.remote(trial.trial_id)  # ordered before the worker's next call
         worker.members.remove(trial)
         key = self._key(trial)
         worker.keys[key] -= 1

@@ -96,6 +96,7 @@ def run_packed(exp: Any, *, address: str | None = None, resume: bool = False,
     check_packable(exp)
     t0 = time.time()
     _init_ray(address, exp)
+    t1 = time.time()
     import ray
 
     executor = _executor(exp, ray.cluster_resources(), write, registry, _slots)
@@ -105,13 +106,14 @@ def run_packed(exp: Any, *, address: str | None = None, resume: bool = False,
               f"{executor.plan.workers} pack worker(s)): {exp.num_samples} trials, searcher "
               f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
     trials = executor.run()
+    t2 = time.time()
     records = [_record(t, exp.budget.max) for t in trials]
     done = finish(exp, records, interrupted=False, wall=time.time() - t0, write=write,
                   quiet=quiet)
     wall = time.time() - t0
     if not quiet:
         write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
-              f"{wall:.1f} s")
+              f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     return RunOutcome(path=exp.path, records=done.records, best=done.best, test=done.test,
                       wall_seconds=wall, test_note=done.test_note)
 

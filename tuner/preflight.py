@@ -187,3 +187,90 @@ def mark_finished(exp: Any, wall_seconds: float) -> None:
     data["finished"] = True
     data["wall_seconds"] = round(wall_seconds, 2)
     write_atomic(_manifest_path(exp), json.dumps(data, indent=2, default=str) + "\n")
+
+
+# --- storage -----------------------------------------------------------------------------
+MIN_FREE_MB = 50  # room for Ray's experiment state, trial folders, checkpoints and our files
+_LOCKS: dict[str, int] = {}  # experiment path → the open lock file of this process
+
+
+def check_storage(exp: Any, min_free_mb: float = MIN_FREE_MB) -> None:
+    """The results folder can be created and written, with some room to spare.
+
+    As root a read-only *permission* is not enforced, so this writes a probe file instead of
+    asking ``os.access``; a read-only mount or a full disk fails here, before Ray starts,
+    rather than as a traceback from Ray's first experiment snapshot.
+    """
+    if "://" in exp.storage:
+        return
+    import errno
+    import shutil
+    import tempfile
+
+    try:
+        os.makedirs(exp.storage, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tuner-probe-", dir=exp.storage)
+        os.write(fd, b"x" * 4096)
+        os.fsync(fd)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"storage: cannot write to {exp.storage} "
+                          f"({exc.strerror or errno.errorcode.get(exc.errno, exc)})") from None
+    free_mb = shutil.disk_usage(exp.storage).free / 2**20
+    if free_mb < min_free_mb:
+        raise ConfigError(f"storage: only {free_mb:.1f} MB free at {exp.storage}; a run needs "
+                          f"at least {min_free_mb:g} MB for trial folders, checkpoints and "
+                          "results")
+
+
+def lock_experiment(exp: Any) -> None:
+    """Hold ``<storage>/.<name>.lock`` for the whole run, so a second launch of the same name
+    (a double-click, two terminals) is refused instead of writing into the same folder. An
+    ``flock`` is released by the kernel when the process dies: no stale locks after a kill."""
+    if "://" in exp.storage or exp.path in _LOCKS:
+        return
+    import fcntl
+
+    lock = os.path.join(exp.storage, f".{exp.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(f"results directory {exp.path} is in use by another tuner launch "
+                          f"(pid {owner}); wait for it, or choose another --name") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _LOCKS[exp.path] = fd
+
+
+def unlock_experiment(exp: Any) -> None:
+    fd = _LOCKS.pop(exp.path, None)
+    if fd is not None:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def check_saved_state(path: str) -> None:
+    """Refuse ``--resume`` over an experiment state that does not parse.
+
+    Ray's controller, failing to read its newest ``experiment_state-*.json``, logs the error
+    and *restarts the experiment from scratch* (``tune/execution/tune_controller.py``), which
+    would run every trial again over the old results. A state cut short by a full disk or a
+    kill is caught here instead.
+    """
+    import glob
+
+    if "://" in path:
+        return
+    states = sorted(glob.glob(os.path.join(path, "experiment_state-*.json")))
+    if not states:
+        raise ConfigError(f"--resume: {path} holds no saved experiment state to continue")
+    try:
+        with open(states[-1]) as f:
+            json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume: the saved experiment state in {path} cannot be read "
+                          f"({os.path.basename(states[-1])}: {exc}); the results so far are "
+                          "untouched — start a new --name") from None

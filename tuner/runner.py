@@ -170,8 +170,15 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
 
         if not Tuner.can_restore(exp.path):
             raise ConfigError(f"--resume: {exp.path} holds no restorable Ray experiment")
-        return tune.Tuner.restore(exp.path, trainable=trainable, resume_unfinished=True,
-                                  resume_errored=False)
+
+        try:
+            return tune.Tuner.restore(exp.path, trainable=trainable, resume_unfinished=True,
+                                      resume_errored=False)
+        except Exception as exc:  # noqa: BLE001 — a truncated or corrupted state file
+            raise ConfigError(f"--resume: the saved experiment state in {exp.path} cannot be "
+                              f"read ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                              "); the results so far are untouched — start a new --name"
+                              ) from None
 
     options = dict(exp.scheduler_options)
     if exp.scheduler in ("pbt", "pb2") and "params" not in options:
@@ -318,8 +325,39 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
         return run_packed(exp, address=address, resume=resume, write=write, quiet=quiet)
     from tuner import preflight
 
+    preflight.check_storage(exp)
+    preflight.lock_experiment(exp)  # held until this run ends; a second launch is refused
+    try:
+        return _run_locked(exp, address=address, resume=resume, write=write, quiet=quiet,
+                           argv=argv)
+    except OSError as exc:
+        raise _storage_error(exc, exp) from None
+    finally:
+        preflight.unlock_experiment(exp)
+
+
+def _storage_error(exc: OSError, exp: Experiment) -> BaseException:
+    """A full disk or a read-only mount mid-run: one line; every result file is written
+    whole or not at all (``results.write_atomic``), so what was written is intact."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
+        return exc
+    from tuner.errors import StorageError
+
+    return StorageError(f"storage: {exc.strerror} while writing {exc.filename or exp.path}; "
+                        "the result files written so far are intact")
+
+
+def _run_locked(exp: Experiment, *, address: str | None, resume: bool,
+                write: Callable[[str], None], quiet: bool,
+                argv: list[str] | None) -> RunOutcome:
+    from tuner import preflight
+
     preflight.check_results_dir(exp, resume)
     previous = preflight.check_resume(exp) if resume else None
+    if resume:
+        preflight.check_saved_state(exp.path)
     if preflight.finished_before(previous, exp):
         write(f"nothing to resume: {exp.path} finished all its trials; results unchanged "
               "(raise --num-samples to add trials)")
