@@ -2,7 +2,8 @@
 
     nice -n 10 python -m benchmarks.fault_soak --trials 200 --out benchmarks/results/soak
 
-(figures.json and the run's report.md land in ``--out``; the run itself in a temporary folder.)
+(figures.json, the run's report.md, the trainable's epochs.log and the drivers' output land in
+``--out``; the run itself goes to a temporary folder.)
 
 Starts its own two nodes (scripts/local_two_node.sh: head 1 CPU, worker 2 CPUs), runs
 ``tuner launch`` as a separate driver process against them and, during the run, SIGKILLs
@@ -40,7 +41,9 @@ from ray import tune
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "local_two_node.sh"
 MAX_EPOCHS = 9  # ASHA rungs 1, 3, 9 (η = 3)
-SNAPSHOT_LAG_S = 6.0  # Ray snapshots the experiment every 2 s; allow for a loaded machine
+# Ray snapshots the experiment every 2 s (TUNE_GLOBAL_CHECKPOINT_S), from its control loop;
+# on a loaded 2-core machine that loop was seen 6+ s late (1 redone epoch in 4 soaks)
+SNAPSHOT_LAG_S = 10.0
 SAVE_IN_FLIGHT_S = 1.0  # a checkpoint written this shortly before a kill may not have reached
                         # the driver
 
@@ -256,6 +259,8 @@ def figures(experiment: Path, events: list[list], promised: int, driver_killed_a
         first_seen.setdefault(trial, at)
         if kind == "save":
             saves[trial].append((epoch, at))
+        elif kind == "load":
+            count["restores"] += 1
         elif kind == "epoch":
             covering = [t for e, t in saves[trial] if e >= epoch]
             if epoch in done[trial]:
@@ -264,7 +269,7 @@ def figures(experiment: Path, events: list[list], promised: int, driver_killed_a
                     count["redone_covered"] += 1
                     count["redone_covered_unexplained"] += not lost(max(covering))
             if done[trial] and epoch <= done[trial][-1]:
-                count["restarts"] += 1
+                count["restarts_redoing_work"] += 1
                 if epoch == 1 and saves[trial]:
                     count["from_scratch"] += 1
                     count["from_scratch_unexplained"] += not lost(saves[trial][-1][1])
@@ -286,7 +291,8 @@ def figures(experiment: Path, events: list[list], promised: int, driver_killed_a
         "epochs_redone": count["redone"],
         "epochs_redone_covered_by_a_checkpoint": count["redone_covered"],
         "epochs_redone_covered_unexplained": count["redone_covered_unexplained"],
-        "restarts": count["restarts"],
+        "restores_from_a_checkpoint": count["restores"],
+        "restarts_redoing_work": count["restarts_redoing_work"],
         "restarts_from_scratch_despite_a_checkpoint": count["from_scratch"],
         "restarts_from_scratch_unexplained": count["from_scratch_unexplained"],
         "retries": sum(retried.values()),
@@ -314,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     result = soak(folder, args.trials, args.epoch_seconds)
     (out / "figures.json").write_text(json.dumps(result, indent=1))
     shutil.copy(folder / "out" / "soak" / "report.md", out / "report.md")
+    for name in ("epochs.log", "driver.log"):  # the evidence behind the figures
+        shutil.copy(folder / name, out / name)
     shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(result, indent=1))
     return 0

@@ -83,6 +83,8 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
                             else "held-out split of the dataset" if _kind(exp) == "tuner trainable"
                             else "none (no evaluate: hook given)"),
         f"metric       {exp.metric} ({exp.mode})",
+        *([f"packing      {exp.packing} trials of one shape per fused model (tuner.packing)"]
+          if getattr(exp, "packing", None) is not None else []),
         f"trials       {exp.num_samples}   seed {exp.seed}   "
         f"max concurrent {exp.max_concurrent or 'as resources allow'}",
         f"resources    {exp.resources.cpus:g} CPU, {exp.resources.gpus:g} GPU per trial   "

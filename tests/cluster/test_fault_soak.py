@@ -47,6 +47,6 @@ def test_soak_loses_and_duplicates_nothing(tmp_path):
     assert figures["retries_listed_in_report"] == sorted(figures["retried_trials"]), text
     # restarts come from the last checkpoint: work redone although a checkpoint covered it, or
     # a restart from epoch 1 despite one, only within the driver's last snapshot window
-    assert figures["restarts"] >= 3, text
+    assert figures["restores_from_a_checkpoint"] >= 3, text
     assert figures["restarts_from_scratch_unexplained"] == 0, text
     assert figures["epochs_redone_covered_unexplained"] == 0, text
