@@ -45,7 +45,9 @@ class TrainableInfo:
 
     @property
     def has_test_split(self) -> bool:
-        return self.kind == "torch"
+        """Ours, or a class that offers the same ``make_run(config)`` → ``restore`` /
+        ``evaluate_split`` protocol (``trainables.evaluate_checkpoint`` duck-types it)."""
+        return self.kind == "torch" or (self.kind == "class" and hasattr(self.obj, "make_run"))
 
     @property
     def saves_on_request(self) -> bool:
