@@ -28,12 +28,12 @@ never used to choose).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
-from pathlib import Path
 
 import numpy as np
+
+from benchmarks._output import write_runs
 
 BASE = {"dataset": "digits", "hidden": 128, "depth": 2, "optimizer": "adam", "lr": 1e-3,
         "batch_size": 16}
@@ -133,14 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         for strategy in STRATEGIES:
             rows.append(run_one(strategy, seed, args.epochs, args.fraction))
             print(rows[-1], flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "runs.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     text = table(rows)
-    (out / "table.md").write_text(text)
+    write_runs(args.out, rows, text)
     print(text)
     return 0
 

@@ -17,7 +17,6 @@ t-intervals and the paired PB2 − PBT difference (same seed, same initial popul
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import shutil
 import tempfile
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks._output import write_runs
 
 SPACE = {
     "lr": {"type": "float", "low": 1.0e-4, "high": 1.0, "log": True},
@@ -126,14 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     rows = run_all(args.seeds, args.population, args.max_epochs, args.interval)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "runs.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     text = table(rows)
-    (out / "table.md").write_text(text)
+    write_runs(args.out, rows, text)
     print(text)
     return 0
 

@@ -13,11 +13,12 @@ and the mean rank by validation accuracy within each seed.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks._output import write_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "examples" / "digits_mlp.yaml"
@@ -75,14 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     rows = run_all(args.methods.split(","), args.seeds, args.num_samples, args.max_epochs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "runs.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     md = table(rows)
-    (out / "table.md").write_text(md)
+    out = write_runs(args.out, rows, md)
     (out / "README.md").write_text(
         f"# {out.name}\n\nCommand (from the repository root):\n\n    python -m benchmarks.real "
         f"--methods {args.methods} --seeds {args.seeds} --num-samples {args.num_samples} "

@@ -174,7 +174,7 @@ def test_trainable_classes_with_and_without_reset_config(ray_session, tmp_path, 
     res = tuner.run(experiment(tmp_path, cls, name=cls.__name__, num_samples=5,
                                scheduler="hyperband"), quiet=True)
     assert len(res.trials) == 5 and not res.interrupted
-    assert res.best.last == pytest.approx(res.trials[f"last_val_accuracy"].max())
+    assert res.best.last == pytest.approx(res.trials["last_val_accuracy"].max())
 
 
 def test_load_gives_the_same_results(ray_session, tmp_path):

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tuner.collect import LOG_FILE
+from tuner.launch_errors import clean_failed_launch, storage_error, translated
 from tuner.config import ConfigError, Experiment
-from tuner import registry, results as res
 
 __all__ = ["run", "plan_text", "RunOutcome"]
 
@@ -79,7 +79,7 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
         f"method       searcher={exp.searcher} {exp.searcher_options or ''}  "
         f"scheduler={exp.scheduler} {exp.scheduler_options or ''}".rstrip()
         + (f"   ({exp.origin})" if exp.origin else ""),
-        f"test score   " + (f"evaluate hook {_label_of(exp.evaluate)}" if exp.evaluate
+        "test score   " + (f"evaluate hook {_label_of(exp.evaluate)}" if exp.evaluate
                             else "held-out split of the dataset" if _kind(exp) == "tuner trainable"
                             else "none (no evaluate: hook given)"),
         f"metric       {exp.metric} ({exp.mode})",
@@ -151,9 +151,9 @@ def _pbt_params(exp: Experiment, trainable_cls: type) -> list[str]:
     params = [n for n, d in exp.space.searchable.items()
               if n not in shape and not d.when and n not in parents]
     if not params:
-        raise ConfigError(f"scheduler pbt: nothing to mutate — every searched parameter "
-                          f"({', '.join(exp.space.searchable)}) changes the model's shape "
-                          "or is conditional")
+        raise ConfigError(f"scheduler {exp.scheduler}: nothing to mutate — every searched "
+                          f"parameter ({', '.join(exp.space.searchable)}) changes the model's "
+                          "shape or is conditional")
     return params
 
 
@@ -259,53 +259,6 @@ def _kind(exp: Experiment) -> str:
     return kinds[resolve_trainable(exp.trainable).kind]
 
 
-def _clean_failed_launch(exp: Experiment, created: bool) -> None:
-    """Remove what a launch that failed before any trial reported left behind (Ray's
-    ``tuner.pkl``, our manifest), so a rerun is not refused as "already exists"."""
-    if not created or not os.path.isdir(exp.path):
-        return
-    for root, _, files in os.walk(exp.path):
-        if "result.json" in files and os.path.getsize(os.path.join(root, "result.json")):
-            return  # some trial reported: keep it for --resume
-    import shutil
-
-    shutil.rmtree(exp.path, ignore_errors=True)
-
-
-_METRIC_MISSING = "did not include the specified metric"
-
-
-def _translated(exc: BaseException, exp: Experiment) -> BaseException:
-    """Ray's "result did not include the metric" → one line naming what was reported."""
-    text = str(exc)
-    if _METRIC_MISSING not in text:
-        return exc
-    from tuner.errors import TrialCodeError
-
-    reported = _reported_keys(text)
-    return TrialCodeError(f"metric: the trainable never reported {exp.metric!r}; it reported "
-                          f"{', '.join(reported) or 'nothing'} (fix metric: or what your code "
-                          "reports)")
-
-
-def _reported_keys(text: str) -> list[str]:
-    """The user's metric names from the result dict Ray quotes in its message."""
-    import ast
-    import re
-
-    from ray.tune.result import AUTO_RESULT_KEYS
-
-    found = re.search(r"Result: (\{.*\})", text, re.S)
-    try:
-        result = ast.literal_eval(found.group(1)) if found else {}
-    except (ValueError, SyntaxError):
-        keys = re.findall(r"'(\w+)':", found.group(1) if found else "")
-        result = dict.fromkeys(keys)
-    skip = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "config", "should_checkpoint",
-                                   "checkpoint_dir_name", "time_this_iter_s"}
-    return [k for k in result if k not in skip and not k.startswith("config/")]
-
-
 def _trial_dirname(trial) -> str:
     """``mlp_3f2a1b0c`` instead of Ray's 130-character name built from the config."""
     return f"{trial.trainable_name}_{trial.trial_id}"
@@ -333,22 +286,9 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
         return _run_locked(exp, address=address, resume=resume, write=write, quiet=quiet,
                            argv=argv)
     except OSError as exc:
-        raise _storage_error(exc, exp) from None
+        raise storage_error(exc, exp) from None
     finally:
         preflight.unlock_experiment(exp)
-
-
-def _storage_error(exc: OSError, exp: Experiment) -> BaseException:
-    """A full disk or a read-only mount mid-run: one line; every result file is written
-    whole or not at all (``results.write_atomic``), so what was written is intact."""
-    import errno
-
-    if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
-        return exc
-    from tuner.errors import StorageError
-
-    return StorageError(f"storage: {exc.strerror} while writing {exc.filename or exp.path}; "
-                        "the result files written so far are intact")
 
 
 def _run_locked(exp: Experiment, *, address: str | None, resume: bool,
@@ -392,8 +332,8 @@ def _run_locked(exp: Experiment, *, address: str | None, resume: bool,
         with messages:
             tuner.fit()
     except BaseException as exc:
-        _clean_failed_launch(exp, created)
-        raise _translated(exc, exp) from None
+        clean_failed_launch(exp, created)
+        raise translated(exc, exp) from None
     t2 = time.time()
     from tuner.collect import RunMeta, collect_records
     from tuner.finish import finish
