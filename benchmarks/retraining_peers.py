@@ -48,6 +48,17 @@ class _Jobs:
         self.open: dict[str, tuple[object, int]] = {}
 
 
+def _scratch(prefix: str) -> str:
+    """A folder for an optimiser's own files (DEHB and SMAC insist on writing some), removed
+    when the process ends: a comparison runs hundreds of them."""
+    import atexit
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 class _DEHB:
     """DEHB's ask/tell: a vector in [0, 1]^d and a fidelity; told fitness and cost."""
 
@@ -60,7 +71,7 @@ class _DEHB:
         # n_workers=1: more starts a dask cluster; ask/tell still lets several jobs be out
         self.opt = DEHB(cs=None, dimensions=len(self.dims), configspace=False, min_fidelity=lo,
                         max_fidelity=hi, eta=ladder.eta, n_workers=1, seed=seed,
-                        output_path=tempfile.mkdtemp(prefix="dehb-"), save_freq=None)
+                        output_path=_scratch("dehb-"), save_freq=None)
 
     def ask(self) -> tuple[object, dict, float]:
         job = self.opt.ask()
@@ -82,7 +93,7 @@ class _SMAC:
 
         self.fixed = {k: d.value for k, d in bench.space.items() if isinstance(d, Fixed)}
         cs = _config_space(bench.space, seed)
-        out = tempfile.mkdtemp(prefix="smac-")
+        out = _scratch("smac-")
         if lo == hi:
             sc = Scenario(cs, deterministic=True, n_trials=10**6, seed=seed,
                           output_directory=out)
