@@ -267,3 +267,27 @@ def test_fidelity_reads_the_ladder_from_the_trial_config():
     assert fidelity(cfg, 1).rung_epochs == (1, 3, 9) and fidelity(cfg).max_epochs == 9
     with pytest.raises(ValueError, match="epoch must be an integer >= 1"):
         fidelity(cfg, 0)
+
+
+# --- a Ray Tune param_space as the space ------------------------------------------------
+def test_ray_tune_param_space_is_converted():
+    from search_spaces import Categorical, Float, Int
+
+    exp = parse(space={"lr": tune.loguniform(1e-4, 1e-1), "depth": tune.randint(1, 4),
+                       "hidden": tune.qrandint(16, 64, 16), "width": tune.lograndint(8, 513),
+                       "drop": tune.quniform(0.0, 0.5, 0.1), "opt": tune.choice(["adam", "sgd"]),
+                       "act": tune.grid_search(["relu", "tanh"]), "dataset": "digits"})
+    space = exp.space
+    assert space["lr"] == Float(1e-4, 1e-1, log=True)
+    assert space["depth"] == Int(1, 3)  # randint excludes its upper bound
+    assert space["hidden"] == Int(16, 64, step=16)  # qrandint includes it
+    assert space["width"] == Int(8, 512, log=True)
+    assert space["drop"] == Float(0.0, 0.5, step=0.1)
+    assert space["opt"] == Categorical(["adam", "sgd"])
+    assert space["act"] == Categorical(["relu", "tanh"], grid=True)
+    assert exp.trial_config()["max_epochs"] == 9 and space["dataset"].value == "digits"
+
+
+def test_ray_domains_we_cannot_search_are_named():
+    with pytest.raises(ConfigError, match="space.noise: .*Normal.* cannot be searched"):
+        parse(space={"lr": tune.loguniform(1e-4, 1e-1), "noise": tune.randn(0, 1)})

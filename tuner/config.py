@@ -262,6 +262,13 @@ def _space(raw: dict, base_dir: Path | None) -> SearchSpace:
     value = raw.get("space")
     if isinstance(value, SearchSpace):
         return value
+    from tuner.ray_space import from_ray_space, is_ray_space
+
+    if is_ray_space(value):  # a Ray Tune param_space: tune.loguniform(...), tune.choice(...)
+        try:
+            return from_ray_space(value)
+        except SpaceError as exc:
+            raise ConfigError(f"space: {exc}") from None
     if value is None:
         raise ConfigError(f"space: missing; {KNOWN_KEYS['space']}")
     if isinstance(value, str) and base_dir is not None and (base_dir / value).is_file():
