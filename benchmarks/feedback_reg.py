@@ -28,12 +28,13 @@ never used to choose).
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
 
 from benchmarks._output import write_runs
+
+from benchmarks.stats import interval95
 
 BASE = {"dataset": "digits", "hidden": 128, "depth": 2, "optimizer": "adam", "lr": 1e-3,
         "batch_size": 16}
@@ -77,14 +78,6 @@ def run_one(strategy: str, seed: int, epochs: int, fraction: float) -> dict:
             "seconds": round(time.time() - t0, 2)}
 
 
-def interval95(values) -> tuple[float, float]:
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    if len(x) < 2:
-        return float(x.mean()), math.nan
-    return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1)
-                                  / math.sqrt(len(x)))
 
 
 def _pm(values, digits: int = 4) -> str:

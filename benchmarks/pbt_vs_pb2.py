@@ -27,6 +27,8 @@ import numpy as np
 
 from benchmarks._output import write_runs
 
+from benchmarks.stats import interval95
+
 SPACE = {
     "lr": {"type": "float", "low": 1.0e-4, "high": 1.0, "log": True},
     "momentum": {"type": "float", "low": 0.0, "high": 0.99},
@@ -80,15 +82,6 @@ def run_all(seeds: int, population: int, max_epochs: int, interval: int) -> list
     return rows
 
 
-def interval95(values) -> tuple[float, float]:
-    """Mean and half-width of the 95% t-interval (nan half-width for one value)."""
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    if len(x) < 2:
-        return float(x.mean()), math.nan
-    return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1)
-                                  / math.sqrt(len(x)))
 
 
 def table(rows: list[dict]) -> str:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.stats import interval95 as t_interval
+
 __all__ = ["main", "one_stage", "two_stage", "stage_rows", "t_interval"]
 
 
@@ -107,15 +109,6 @@ def two_stage(instance: str, method: str, seed: int, workers: int = 4,
     return bench.regret(float(pick([b1, b2]))), bench.regret(b1), fixed
 
 
-def t_interval(xs) -> tuple[float, float]:
-    """Mean and half-width of a 95 % Student-t interval."""
-    from scipy import stats
-
-    xs = np.asarray(xs, float)
-    if len(xs) < 2:
-        return float(xs.mean()), math.nan
-    return float(xs.mean()), float(stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1)
-                                   / math.sqrt(len(xs)))
 
 
 def _table(rows: list[dict]) -> str:
