@@ -2,13 +2,19 @@
 
     python -m benchmarks.overhead --out benchmarks/results/overhead
 
-N trials × ≤ 10 reports of ``benchmarks.trivial`` (no work per report), on 2 CPUs, each run in a
-fresh subprocess, variants interleaved (so a busy machine slows all of them alike):
+N trials × ≤ 10 reports of ``benchmarks.trivial`` (no work per report), each run in a fresh
+subprocess with Ray on all of the machine's CPUs for every Ray variant, variants interleaved
+(so a busy machine slows all of them alike):
 
 * ``ray-defaults`` — ``tune.Tuner(trivial_fn, param_space=U(−5,5)², TuneConfig(num_samples=N,
   metric, mode))``: random search, FIFO, no actor reuse — what the Ray docs start with;
-* ``tuner-launch`` — ``python -m tuner launch`` on a generated experiment file for
-  ``benchmarks.trivial:Trivial`` with our defaults (default method, budget 1..10, η=3);
+* ``ray-reuse`` — the same with ``reuse_actors=True``, the one flag that removes most of it;
+* ``tuner-fifo`` — ``python -m tuner launch`` on a generated experiment file for
+  ``benchmarks.trivial:Trivial`` with ``--set method=random``: random search + FIFO, every
+  trial's 10 reports — **the same work as both Ray variants**, so these three compare like
+  with like (per trial and per report);
+* ``tuner-launch`` — the same file with our defaults (default method, ASHA over budget 1..10,
+  η=3): fewer reports, since ASHA stops most trials early — what a user gets;
 * ``optuna`` — ``study.optimize`` in-process, ``TPESampler`` + ``HyperbandPruner(1, 10, 3)``.
 
 What is measured, per run:
@@ -49,6 +55,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 N_REPORTS = 10
+VARIANTS = ("ray-defaults", "ray-reuse", "tuner-fifo", "tuner-launch", "optuna")
 
 _RAY = """
 import json, os, sys, time
@@ -57,11 +64,12 @@ import ray
 from ray import tune
 from benchmarks.trivial import trivial_fn
 t0 = time.time()
-ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+ray.init(address="local", include_dashboard=False, log_to_driver=False)  # all CPUs, as tuner
 t1 = time.time()
 tuner = tune.Tuner(trivial_fn,
     param_space={"x": tune.uniform(-5, 5), "y": tune.uniform(-5, 5), "max_epochs": 10},
-    tune_config=tune.TuneConfig(num_samples=int(sys.argv[2]), metric="loss", mode="min"),
+    tune_config=tune.TuneConfig(num_samples=int(sys.argv[2]), metric="loss", mode="min",
+                                reuse_actors=sys.argv[3] == "reuse"),
     run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0))
 grid = tuner.fit()
 t2 = time.time()
@@ -115,17 +123,20 @@ def _run(variant: str, n: int, workdir: Path, repo: Path) -> dict:
     env = {**os.environ, "TRIVIAL_COUNTER": str(counter), "PYTHONPATH": str(repo),
            "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
     storage = workdir / f"{tag}-results"
-    if variant == "ray-defaults":
-        cmd = [sys.executable, "-c", _RAY, str(storage), str(n)]
+    if variant in ("ray-defaults", "ray-reuse"):
+        cmd = [sys.executable, "-c", _RAY, str(storage), str(n),
+               "reuse" if variant == "ray-reuse" else "default"]
     elif variant == "optuna":
         cmd = [sys.executable, "-c", _OPTUNA, str(n)]
-    elif variant == "tuner-launch":
+    elif variant in ("tuner-launch", "tuner-fifo"):
         exp = workdir / "overhead.yaml"
         exp.write_text(textwrap.dedent(_EXPERIMENT))
         cmd = [sys.executable, "-m", "tuner", "launch", str(exp), "--storage", str(storage),
                "--num-samples", str(n)]
+        if variant == "tuner-fifo":  # random search + FIFO: every trial's 10 reports, as Ray's
+            cmd += ["--set", "method=random"]
     else:
-        raise SystemExit(f"unknown variant {variant!r}: ray-defaults, tuner-launch, optuna")
+        raise SystemExit(f"unknown variant {variant!r}: {', '.join(VARIANTS)}")
     load = os.getloadavg()[0]
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
@@ -133,7 +144,7 @@ def _run(variant: str, n: int, workdir: Path, repo: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{variant} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     reports = len(counter.read_text())
-    if variant == "tuner-launch":
+    if variant.startswith("tuner-"):
         # "results: … in 9.6 s (Ray start 4.10 s, tuning 5.01 s)"
         m = re.search(r"\(Ray start ([\d.]+) s, tuning ([\d.]+) s\)", proc.stdout)
         best = re.search(r"validation loss ([\d.]+)", proc.stdout)
@@ -189,7 +200,7 @@ def format_tables(rows: list[dict]) -> str:
               "start) | reports | s / trial | ms / report | s / trial vs ray-defaults | "
               "vs Optuna |")
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
-    order = {v: i for i, v in enumerate(("ray-defaults", "tuner-launch", "optuna"))}
+    order = {v: i for i, v in enumerate(VARIANTS)}
     for s in sorted(summary, key=lambda s: (s["n"], order.get(s["variant"], 9), s["variant"])):
         ray = ref.get(("ray-defaults", s["n"]))
         opt = ref.get(("optuna", s["n"]))
@@ -225,7 +236,7 @@ def readme(rows: list[dict], command: str, repeats: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.overhead")
-    p.add_argument("--variants", default="optuna,tuner-launch,ray-defaults")
+    p.add_argument("--variants", default=",".join(reversed(VARIANTS)))
     p.add_argument("--sizes", default="40,80", help="trial counts (two or more give the "
                    "marginal cost per trial)")
     p.add_argument("--repeats", type=int, default=3, help="runs per variant and N (medians)")
