@@ -12,6 +12,7 @@ Every user mistake raises :class:`tuner.ConfigError` with the CLI's one-line mes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from pathlib import Path
@@ -92,10 +93,7 @@ def _from_path(path: Path, dotted: list[str], overrides: dict[str, Any]):
     from tuner import config, manifest
 
     if path.suffix == ".json":
-        raw = manifest.rerun_raw(str(path), overrides.get("name"))
-        raw = config.apply_overrides(raw, dotted)
-        raw.update(overrides)
-        return config.parse_experiment(raw, base_dir=Path.cwd())
+        return manifest.rerun_experiment(str(path), dotted, overrides)
     plain = {k: v for k, v in overrides.items() if _yaml_friendly(v)}
     objects = {k: v for k, v in overrides.items() if k not in plain}
     exp = config.load_experiment(path, dotted, **plain)
@@ -175,7 +173,7 @@ class Results:
 
         return _checkpoint(self.experiment.get("storage", ""), self.best.checkpoint)
 
-    @property
+    @functools.cached_property
     def trials(self):
         import pandas as pd
 
@@ -184,7 +182,7 @@ class Results:
         return pd.DataFrame(trials_table(self.records, list(self.experiment["space"]),
                                          self.metric, self.mode))
 
-    @property
+    @functools.cached_property
     def curves(self):
         """Every numeric metric each trial reported, per epoch (long format)."""
         import pandas as pd

@@ -111,8 +111,8 @@ def _launch(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace):
     """The experiment of a YAML file, or of a run's manifest.json (a rerun, new name)."""
-    from tuner.config import load_experiment, parse_experiment
-    from tuner.manifest import rerun_raw
+    from tuner.config import load_experiment
+    from tuner.manifest import rerun_experiment
 
     cli = dict(name=args.name, storage=args.storage, num_samples=args.num_samples,
                seed=args.seed)
@@ -123,13 +123,7 @@ def _load(args: argparse.Namespace):
 
         raise ConfigError("--resume: give the experiment file, not a manifest (a manifest "
                           "starts a rerun under a new name)")
-    from pathlib import Path
-
-    from tuner.config import apply_overrides
-
-    raw = apply_overrides(rerun_raw(args.experiment, args.name), args.overrides)
-    raw.update({k: v for k, v in cli.items() if v is not None and k != "name"})
-    return parse_experiment(raw, base_dir=Path.cwd())
+    return rerun_experiment(args.experiment, args.overrides, cli)
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -240,10 +240,10 @@ def report_extras(exp, records: list[TrialRecord], best: TrialRecord | None,
 
     parts = []
     try:
-        from tuner import registry
+        from tuner.user_code import resolve_trainable
 
         # only our torch trainables build the seeded splits split_sizes reproduces
-        known = hasattr(registry.get_trainable(exp.trainable), "make_run")
+        known = resolve_trainable(exp.trainable).has_test_split
         sizes = confidence.split_sizes(exp.trial_config()) if known else {}
     except Exception:  # a custom dataset without a loader here: no n, no interval
         sizes = {}

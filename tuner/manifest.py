@@ -25,7 +25,7 @@ from typing import Any
 from tuner.errors import ConfigError
 
 __all__ = ["MANIFEST", "experiment_to_raw", "environment", "build_manifest", "read_manifest",
-           "is_manifest", "rerun_raw"]
+           "rerun_raw", "rerun_experiment"]
 
 MANIFEST = "manifest.json"
 _PACKAGES = ("torch", "ray", "optuna", "hyperopt", "numpy", "pandas", "scipy", "lightning")
@@ -166,10 +166,6 @@ def _gpu() -> dict[str, Any]:
             "cuda": torch.version.cuda}
 
 
-def is_manifest(path: str) -> bool:
-    return os.path.basename(str(path)) == MANIFEST or str(path).endswith(".json")
-
-
 def read_manifest(path: str) -> dict[str, Any]:
     try:
         with open(path) as f:
@@ -198,3 +194,15 @@ def rerun_raw(path: str, name: str | None = None) -> dict[str, Any]:
         candidate = f"{base}{k}"
     raw["name"] = candidate
     return raw
+
+
+def rerun_experiment(path: str, dotted: list[str], overrides: dict[str, Any]):
+    """The validated experiment for ``tuner launch MANIFEST`` and ``tuner.run(MANIFEST)``:
+    the recorded one, renamed (or ``overrides["name"]``), with ``--set`` and overrides."""
+    from pathlib import Path
+
+    from tuner import config
+
+    raw = config.apply_overrides(rerun_raw(path, overrides.get("name")), dotted)
+    raw.update({k: v for k, v in overrides.items() if v is not None and k != "name"})
+    return config.parse_experiment(raw, base_dir=Path.cwd())

@@ -13,39 +13,16 @@ from typing import Any
 from search_spaces import SearchSpace
 from tuner.errors import ConfigError
 
-__all__ = ["check_trainable", "get_trainable", "resolve", "check_searcher_space",
+__all__ = ["get_trainable", "resolve", "check_searcher_space",
            "build_searcher", "build_scheduler"]
 
 
-def _trainables() -> dict:
-    import trainables
+def get_trainable(spec):
+    """The class or function for a registry name, a ``package.module:name`` path or the
+    object itself (``tuner.user_code.resolve_trainable`` does the importing and checking)."""
+    from tuner.user_code import resolve_trainable
 
-    return trainables.TRAINABLES
-
-
-def check_trainable(name: str) -> None:
-    known = _trainables()
-    if name not in known and not _is_import_path(name):
-        raise ConfigError(f"trainable: unknown {name!r}; one of {', '.join(sorted(known))} "
-                          "(or a 'package.module:Class' import path)")
-
-
-def _is_import_path(name: str) -> bool:
-    return ":" in name and all(part.strip() for part in name.split(":", 1))
-
-
-def get_trainable(name: str) -> type:
-    """The Trainable class for a registry name or a ``package.module:Class`` path."""
-    known = _trainables()
-    if name in known:
-        return known[name]
-    import importlib
-
-    module, _, attr = name.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"trainable: cannot import {name!r} ({exc})") from None
+    return resolve_trainable(spec).obj
 
 
 def resolve(method: str | None, searcher: str | None, scheduler: str | None,
