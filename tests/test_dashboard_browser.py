@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,14 @@ def test_dashboard_shows_the_run_and_its_growth_in_chromium(tmp_path):
         m.ended("trial05", "stopped early", 1)
         _record(m, 6, 8)
         m.flush()
-        text = dashboard_shot.text_of(dashboard_shot.render(url + "/trials"))
+        # optuna-dashboard re-reads the journal on its own schedule: reload the page (as a
+        # user would) until it has, for up to 30 s
+        deadline = time.time() + 30
+        while True:
+            text = dashboard_shot.text_of(dashboard_shot.render(url + "/trials"))
+            if ("8 Trials" in text and "Running" not in text) or time.time() > deadline:
+                break
+            time.sleep(1)
         assert "8 Trials" in text and "Running" not in text, text[:2000]
     finally:
         proc.terminate()
