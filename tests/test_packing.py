@@ -4,6 +4,7 @@ run on a local Ray whose members each train exactly like their solo run."""
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -67,9 +68,9 @@ def test_experiment_carries_packing(tmp_path):
     assert parse_experiment(_raw(tmp_path, packing=None)).packing is None
 
 
-def test_pbt_is_refused_with_one_line(tmp_path):
-    with pytest.raises(ConfigError, match="packing: scheduler pbt"):
-        parse_experiment(_raw(tmp_path, scheduler="pbt"))
+def test_pbt_and_pb2_pack(tmp_path):
+    for name in ("pbt", "pb2"):
+        assert parse_experiment(_raw(tmp_path, scheduler=name)).packing == 4
 
 
 class _Branchy(nn.Module):
@@ -128,3 +129,43 @@ def test_packed_run_gives_each_trial_its_solo_curve(ray_session, tmp_path):
         checked += 1
     assert checked >= 2, "seed 1 samples dropout 0 for several trials"
     assert outcome.best is not None and "test_accuracy" in outcome.test
+
+
+def _lineage(report: str) -> list[tuple[int, str, str, int]]:
+    """(epoch, trial, copied, from epoch) of each row of report.md's PBT lineage table."""
+    rows = report.split("## PBT lineage", 1)[1].split("|---:|---|---|---:|---|", 1)[1]
+    out = []
+    for line in rows.strip().splitlines():
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        out.append((int(cells[0]), cells[1], cells[2], int(cells[3])))
+    return out
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_packed_pbt_exploits_across_members(ray_session, tmp_path):
+    """8 members in 2 packs of 4, PBT every 2 epochs: bottom members load a top member's
+    checkpoint (and continue at its epoch), the lineage is in report.md as unpacked."""
+    import json
+
+    from tuner.runner import run
+
+    raw = _raw(tmp_path, scheduler={"name": "pbt", "perturbation_interval": 2},
+               budget={"min": 1, "max": 8, "eta": 2}, num_samples=8, max_concurrent=1)
+    raw["space"]["weight_decay"] = {"type": "float", "low": 1e-6, "high": 1e-2, "log": True}
+    outcome = run(parse_experiment(raw), write=lambda _line: None, quiet=True)
+    out = tmp_path / "packed"
+    assert [r.status for r in outcome.records] == ["completed"] * 8
+    lineage = _lineage((out / "report.md").read_text())
+    assert lineage, "PBT (quantile 0.25 of 8) exploits at every perturbation"
+    for epoch, trial, source, source_epoch in lineage:
+        assert trial != source and source_epoch <= epoch
+        lines = (out / trial / "result.json").read_text().splitlines()
+        epochs = [json.loads(line)["epoch"] for line in lines]
+        # the member continued from the copied checkpoint: next epoch is the source's + 1
+        assert any(a == epoch and b == source_epoch + 1 for a, b in itertools.pairwise(epochs))
+    for record in outcome.records:  # only the final checkpoint is left per member
+        left = sorted(p.name for p in (out / record.trial_id).iterdir() if p.is_dir())
+        assert left == ["checkpoint_000008"], left

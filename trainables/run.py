@@ -264,7 +264,7 @@ class TrainingRun:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.epoch = int(state["epoch"])
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(_by_position(state["model"], self.model))
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -323,3 +323,17 @@ def _seed_everything(seed: int) -> None:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _by_position(saved: Mapping[str, Any], model: torch.nn.Module) -> Mapping[str, Any]:
+    """`saved` model weights renamed to `model`'s keys when only the names differ.
+
+    A PBT exploit may clone a trial (or pack member) whose dropout differs in being 0 (an MLP
+    then has no `nn.Dropout`, which shifts its `Sequential` keys: `net.3` vs `net.4`); the
+    weights still match by position and shape, the rule `trainables.packing.stack` packs by.
+    Anything else is left to `load_state_dict`'s own error."""
+    own = model.state_dict()
+    if list(saved) == list(own) or len(saved) != len(own) or any(
+            a.shape != b.shape for a, b in zip(saved.values(), own.values())):
+        return saved
+    return dict(zip(own, saved.values()))

@@ -218,6 +218,7 @@ def load(path: str | os.PathLike) -> Results:
     """The :class:`Results` of the experiment folder at ``path`` (finished or interrupted)."""
     from tuner import manifest as mf
     from tuner.collect import RunMeta, collect_records
+    from tuner.packing import packed_records
     from tuner.ray_messages import RayMessages
     from tuner.results import pick_best
 
@@ -230,8 +231,10 @@ def load(path: str | os.PathLike) -> Results:
     exp = manifest["experiment"]
     meta = RunMeta(exp["metric"], exp["mode"], int(exp["budget"]["max"]))
     interrupted = not manifest.get("finished")  # set when every trial of the run ended
-    with RayMessages(lambda _line: None):
-        records = collect_records(path, meta, interrupted=interrupted)
+    records = packed_records(path, meta.max_epochs, interrupted)  # a packed run: its state
+    if records is None:
+        with RayMessages(lambda _line: None):
+            records = collect_records(path, meta, interrupted=interrupted)
     best = pick_best(records, meta.mode)
     test, note = _test_from_best_json(path, best)
     return Results(path=path, experiment=exp, records=records, best=best, test=test,

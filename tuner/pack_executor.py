@@ -14,24 +14,40 @@ none is waiting (compaction costs one re-stack; a free row costs a gather every 
 
 A lost actor (node failure) is replaced; its members restart from their last checkpoint
 (`checkpoint_every`), like a Ray trial after a failure, up to `max_failures` times.
+
+What Ray's controller does besides, done here too: a snapshot of trials, searcher and
+scheduler every `snapshot_s` seconds and at the end (`tuner.pack_state`), which `--resume`
+continues from; a first Ctrl-C stops handing out epochs, lets the ones in flight finish,
+checkpoints every running member and snapshots (Ray's `tune.run` stops the same way, a second
+Ctrl-C at once); PBT's exploit (`_schedule_trial_save`, `pause_trial`, and the checkpoint it
+writes into `trial.run_metadata.checkpoint_manager`) between members of any pack.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
+import signal
 import socket
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
+from tuner import pack_state
+from tuner.pack_state import CHECKPOINT_PREFIX
+
 PENDING, RUNNING, PAUSED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED
 TERMINATED, ERROR = Trial.TERMINATED, Trial.ERROR
-CHECKPOINT_DIR = "checkpoint"
+RESULT_FILE = "result.json"  # one JSON line per reported epoch, as Ray writes per trial
 
 
 class PackWorker:
@@ -49,6 +65,7 @@ class PackWorker:
         self.cls = trainable_cls
         self.packs: dict[str, Any] = {}  # pack key -> PackedRun
         self.key_of: dict[str, str] = {}  # member id -> pack key
+        self.failed: dict[str, str] = {}  # member id -> why it could not join (`add`)
 
     def add(self, member_id: str, config: dict, checkpoint: str | None) -> None:
         import ray
@@ -58,13 +75,20 @@ class PackWorker:
         from trainables.packing import PackedRun, pack_key
 
         key = pack_key({**getattr(self.cls, "defaults", {}), **config})
-        if key not in self.packs:
-            self.packs[key] = PackedRun(self.cls, assigned_gpus=list(ray.get_gpu_ids()))
-        state = None
-        if checkpoint:
-            state = torch.load(os.path.join(checkpoint, CHECKPOINT_FILE), map_location="cpu",
-                               weights_only=False)
-        self.packs[key].add(member_id, config, state)
+        try:
+            state = None
+            if checkpoint:
+                state = torch.load(os.path.join(checkpoint, CHECKPOINT_FILE),
+                                   map_location="cpu", weights_only=False)
+            if key not in self.packs:
+                self.packs[key] = PackedRun(self.cls, assigned_gpus=list(ray.get_gpu_ids()))
+            self.packs[key].add(member_id, config, state)
+        except Exception as exc:  # noqa: BLE001 — this member errors, its pack trains on
+            text = str(exc).strip().splitlines()
+            self.failed[member_id] = f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+            if key in self.packs and not self.packs[key].members:
+                del self.packs[key]
+            return
         self.key_of[member_id] = key
 
     def save(self, member_ids: list[str], directories: list[str]) -> None:
@@ -77,23 +101,41 @@ class PackWorker:
             os.replace(tmp, os.path.join(directory, CHECKPOINT_FILE))
 
     def remove(self, member_id: str) -> None:
-        key = self.key_of.pop(member_id)
+        key = self.key_of.pop(member_id, None)
+        if key is None:  # never joined
+            self.failed.pop(member_id, None)
+            return
         self.packs[key].remove(member_id)
         if not self.packs[key].members:
             del self.packs[key]
 
     def train(self, member_ids: list[str]) -> tuple[dict[str, dict], str]:
-        """One epoch of every pack; free rows nobody refilled are compacted away first."""
-        out: dict[str, dict] = {}
+        """One epoch of every pack; free rows nobody refilled are compacted away first.
+        A member whose `add` failed gets `{"add_error": why}` instead of metrics."""
+        out: dict[str, dict] = {m: {"add_error": self.failed.pop(m)} for m in member_ids
+                                if m in self.failed}
         for key, pack in self.packs.items():
-            ids = [m for m in member_ids if self.key_of[m] == key]
+            ids = [m for m in member_ids if self.key_of.get(m) == key]
             if ids:
                 pack.compact()
                 out.update(pack.train_one_epoch(ids))
         return out, socket.gethostname()
 
 
-@dataclass(eq=False)
+class _CheckpointSlot:
+    """The one part of Ray's `_CheckpointManager` PBT touches: `_exploit` sets
+    `_latest_checkpoint_result` (a `_TrainingResult`) to the checkpoint the trial continues
+    from (`ray/tune/schedulers/pbt.py`); the executor copies it in (`_adopt_exploits`)."""
+
+    _latest_checkpoint_result: Any = None
+
+
+class _RunMetadata:
+    def __init__(self) -> None:
+        self.checkpoint_manager = _CheckpointSlot()
+
+
+@dataclass(eq=False, repr=False)
 class PackTrial:
     """What Ray's schedulers and searchers read from a `Trial`; hashed by identity."""
 
@@ -107,16 +149,21 @@ class PackTrial:
     time_total_s: float = 0.0
     checkpoint: str | None = None  # directory holding the member's TrainingRun state
     checkpoint_epoch: int = 0
+    checkpoint_reports: int = 0  # len(history) when `checkpoint` was taken
     saved_at: float | None = None  # monotonic time of the last periodic checkpoint
     error: str = ""
     node: str = ""
     retries: int = 0
     worker: Any = None  # the _Worker holding it while RUNNING
-    pending_action: str | None = None  # "pause" / "stop" asked while its epoch was in flight
+    pending_action: str | None = None  # "pause" / "drop" (pause, no save) / "stop" asked
+    # while its epoch was in flight
     is_saving: bool = False
     experiment_tag: str = ""
-    run_metadata: Any = None
+    run_metadata: Any = field(default_factory=_RunMetadata)
     temporary_state: Any = None
+
+    def __repr__(self) -> str:  # Ray's schedulers log trials by their id, as `Trial` prints
+        return self.trial_id
 
     @property
     def evaluated_params(self) -> dict:
@@ -159,6 +206,7 @@ class PackPlan:
     checkpoint_interval_s: float = 10.0
     max_failures: int = 2
     trial_prefix: str = "trial"
+    snapshot_s: float = 2.0  # Ray's TUNE_GLOBAL_CHECKPOINT_S as tuner.runner sets it
 
 
 class PackExecutor:
@@ -172,6 +220,11 @@ class PackExecutor:
         self.workers: list[_Worker] = []
         self.inflight: dict[Any, _Worker] = {}
         self.searcher_done = False
+        self.interrupted = False  # a Ctrl-C stopped the run before every trial ended
+        self._ctrl_c = False  # set by the signal handler, reported by the loop
+        self.pinned: dict[str, str] = {}  # trial id -> checkpoint PBT may still clone
+        self._dirty: set[str] = set()  # trials with checkpoint folders to prune
+        self._snapshot_at = time.monotonic()
 
     # ---- what Ray's schedulers call on the controller ------------------------------------
     def get_trials(self) -> list[PackTrial]:
@@ -183,16 +236,26 @@ class PackExecutor:
     def _set_trial_status(self, trial: PackTrial, status: str) -> None:
         trial.status = status
 
-    def _schedule_trial_save(self, trial, *args, **kwargs) -> None:
-        return None
+    def _schedule_trial_save(self, trial: PackTrial, *args, **kwargs) -> Any:
+        """PBT asks a top trial for the checkpoint a bottom one may clone: saved now (the
+        trial's epoch has just returned, so its worker is idle), kept until PBT asks again
+        (`pinned`), handed back as the `ray.tune.Checkpoint` Ray's controller would give."""
+        from ray.tune import Checkpoint
+
+        if trial.status == RUNNING and not trial.worker.busy:
+            self._save(trial.worker, [trial])
+        if not trial.checkpoint:
+            return None
+        self.pinned[trial.trial_id] = trial.checkpoint
+        return Checkpoint.from_directory(trial.checkpoint)
 
     def pause_trial(self, trial: PackTrial, should_checkpoint: bool = True) -> None:
         if trial.status != RUNNING:
             return
         if trial.worker.busy:
-            trial.pending_action = "pause"
+            trial.pending_action = "pause" if should_checkpoint else "drop"
             return
-        self._leave(trial, save=True)
+        self._leave(trial, save=should_checkpoint)
         trial.status = PAUSED
 
     def stop_trial(self, trial: PackTrial) -> None:
@@ -211,23 +274,111 @@ class PackExecutor:
 
     # ---- the loop ------------------------------------------------------------------------
     def run(self) -> list[PackTrial]:
+        """Until every trial ended, or a Ctrl-C: then the epochs in flight finish, every
+        running member is checkpointed and the state saved (`interrupted` is set)."""
         import ray
 
+        self._properties()
+        with self._first_ctrl_c():
+            self._fill()
+            while self.inflight:
+                ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
+                self._note_ctrl_c()
+                if ready:
+                    self._collect(ready[0])
+                if not self.interrupted:
+                    self._fill()
+                if time.monotonic() - self._snapshot_at >= self.plan.snapshot_s:
+                    self.save_state()
+            if self.interrupted:
+                self._save_running()
+            self.save_state()
+        return self.trials
+
+    def _properties(self) -> None:
         self.search_alg.set_search_properties(self.plan.metric, self.plan.mode, {})
         self.scheduler.set_search_properties(self.plan.metric, self.plan.mode)
-        self._fill()
-        while self.inflight:
-            ready, _ = ray.wait(list(self.inflight), num_returns=1)
-            worker = self.inflight.pop(ready[0])
-            worker.busy = False
-            try:
-                metrics, node = ray.get(ready[0])
-            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-                self._lost(worker, exc)
-            else:
-                self._process(worker, metrics, node)
-            self._fill()
-        return self.trials
+
+    def _collect(self, ref: Any) -> None:
+        import ray
+
+        worker = self.inflight.pop(ref)
+        worker.busy = False
+        try:
+            metrics, node = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+            self._lost(worker, exc)
+        else:
+            self._process(worker, metrics, node)
+
+    @contextmanager
+    def _first_ctrl_c(self):
+        """The first SIGINT only sets a flag (the loop stops gracefully); the handler it
+        replaced is back at once, so a second Ctrl-C raises KeyboardInterrupt as usual."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame) -> None:
+            self._ctrl_c = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _note_ctrl_c(self) -> None:
+        if self._ctrl_c and not self.interrupted:
+            self.interrupted = True
+            self.write("interrupted: saving the experiment state (Ctrl-C again stops at once)")
+
+    def _save_running(self) -> None:
+        for worker in self.workers:
+            running = [t for t in worker.members if t.status == RUNNING]
+            if running:
+                self._save(worker, running)
+
+    # ---- persistence (tuner.pack_state) --------------------------------------------------
+    def save_state(self) -> None:
+        """Snapshot trials + searcher + scheduler; then drop checkpoints nothing names."""
+        pack_state.write(self.plan.path, pack_state.snapshot(
+            self.trials, self.search_alg, self.scheduler, self.plan.num_samples))
+        self._snapshot_at = time.monotonic()
+        if self._dirty:
+            keep = {t.checkpoint for t in self.trials} | set(self.pinned.values())
+            pack_state.prune(self.plan.path, self._dirty, keep)
+            self._dirty = set()
+
+    def restore(self, state: dict) -> str:
+        """Continue from a snapshot, as `TuneController.resume` does: the searcher and the
+        scheduler get their saved state, then every trial is added again in creation order;
+        members that were running go back to their last checkpoint (or start over)."""
+        pack_state.restore_searcher(self.search_alg, state.get("searcher"))
+        if state.get("scheduler") is not None and hasattr(self.scheduler, "set_state"):
+            self.scheduler.set_state(state["scheduler"])
+        self._properties()
+        for saved in state["trials"]:
+            trial = PackTrial(**saved)
+            if trial.status == RUNNING:
+                self._rewind(trial)
+            self.trials.append(trial)
+            self.scheduler.on_trial_add(self, trial)
+        ended = sum(t.is_finished() for t in self.trials)
+        resumed = sum(t.status == PAUSED for t in self.trials)
+        return (f"resumed {len(self.trials)} trial(s): {ended} ended, {resumed} continue "
+                "from their checkpoints, "
+                f"{len(self.trials) - ended - resumed} start from epoch 1")
+
+    def _rewind(self, trial: PackTrial) -> None:
+        """Back to the trial's last checkpoint, or to nothing if it has none."""
+        if not trial.checkpoint:
+            trial.checkpoint_epoch = trial.checkpoint_reports = 0
+        trial.epochs = trial.checkpoint_epoch
+        trial.history = trial.history[:trial.checkpoint_reports]
+        trial.status = PAUSED if trial.checkpoint else PENDING
 
     def _fill(self) -> None:
         while True:
@@ -313,12 +464,23 @@ class PackExecutor:
         trial.worker = None
 
     def _save(self, worker: _Worker, trials: list[PackTrial]) -> None:
+        """Into `<trial>/checkpoint_<epoch>` (awaited); a trial whose checkpoint is already
+        of this epoch is skipped (nothing trained since)."""
         import ray
 
-        dirs = [os.path.join(self.plan.path, t.trial_id, CHECKPOINT_DIR) for t in trials]
+        trials = [t for t in trials if t.checkpoint != self._checkpoint_dir(t)]
+        if not trials:
+            return
+        dirs = [self._checkpoint_dir(t) for t in trials]
         ray.get(worker.handle.save.remote([t.trial_id for t in trials], dirs))
         for trial, directory in zip(trials, dirs):
             trial.checkpoint, trial.checkpoint_epoch = directory, trial.epochs
+            trial.checkpoint_reports = len(trial.history)
+            self._dirty.add(trial.trial_id)
+
+    def _checkpoint_dir(self, trial: PackTrial) -> str:
+        return os.path.join(self.plan.path, trial.trial_id,
+                            f"{CHECKPOINT_PREFIX}{trial.epochs:06d}")
 
     # ---- results -------------------------------------------------------------------------
     def _process(self, worker: _Worker, metrics: dict[str, dict], node: str) -> None:
@@ -328,12 +490,16 @@ class PackExecutor:
             if trial.pending_action:
                 action, trial.pending_action = trial.pending_action, None
                 self._leave(trial, save=action == "pause")
-                if action == "pause":
+                if action in ("pause", "drop"):
                     trial.status = PAUSED
                 else:
                     self._complete(trial, trial.last_result, left=True)
                 continue
-            self._report(trial, metrics[trial.trial_id], node)
+            m = metrics[trial.trial_id]
+            if "add_error" in m:
+                self._fail(trial, m["add_error"])
+            else:
+                self._report(trial, m, node)
         due = [t for t in worker.members if self._checkpoint_due(t)]
         if due:
             self._save(worker, due)
@@ -347,10 +513,12 @@ class PackExecutor:
         trial.history.append(float(m.get(self.plan.metric, math.nan)))
         trial.error = str(m.get("error", "") or "")
         trial.last_result = result
+        self._log_result(trial, result)
         if result["done"] or trial.epochs >= self.plan.max_epochs:
             decision = TrialScheduler.STOP  # Ray's stopper / done: no on_trial_result
         else:
             decision = self.scheduler.on_trial_result(self, trial, result)
+            self._adopt_exploits()
         if decision == TrialScheduler.STOP:
             result["done"] = True
             self._complete(trial, result)
@@ -360,15 +528,55 @@ class PackExecutor:
                 self._leave(trial, save=True)
                 trial.status = PAUSED
 
+    def _log_result(self, trial: PackTrial, result: dict) -> None:
+        folder = os.path.join(self.plan.path, trial.trial_id)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, RESULT_FILE), "a") as f:
+            f.write(json.dumps(result, default=str) + "\n")
+
+    def _adopt_exploits(self) -> None:
+        """Give each trial PBT just exploited into (Ray: the checkpoint it restores from
+        when it starts again) its own copy of the cloned member's checkpoint, now: the
+        source's folder may be pruned once the source saves again. The trial continues at
+        the source's epoch; its own reported history is kept (its lineage)."""
+        for trial in self.trials:
+            slot = trial.run_metadata.checkpoint_manager
+            chosen, slot._latest_checkpoint_result = slot._latest_checkpoint_result, None
+            source = getattr(getattr(chosen, "checkpoint", None), "path", None)
+            if not source:
+                continue
+            epoch = checkpoint_epoch_of(source)
+            target = os.path.join(self.plan.path, trial.trial_id, f"{CHECKPOINT_PREFIX}"
+                                  f"{epoch:06d}_from_{os.path.basename(os.path.dirname(source))}")
+            tmp = target + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+            trial.checkpoint, trial.checkpoint_epoch, trial.epochs = target, epoch, epoch
+            trial.checkpoint_reports = len(trial.history)
+            self._dirty.add(trial.trial_id)
+
     def _complete(self, trial: PackTrial, result: dict, *, left: bool = False) -> None:
         if not left:
             self._leave(trial, save=True)
+        self.pinned.pop(trial.trial_id, None)  # PBT clones live trials only
         self.scheduler.on_trial_complete(self, trial, result)
         self.search_alg.on_trial_complete(trial.trial_id, result=result)
         trial.status = TERMINATED
         value = trial.history[-1] if trial.history else math.nan
         self.write(f"trial {trial.trial_id} ended after {trial.epochs} epoch(s): "
                    f"{self.plan.metric} {value:.4f}")
+
+    def _fail(self, trial: PackTrial, error: str) -> None:
+        """A member that could not join its pack (say, its checkpoint did not load) errors
+        alone, like a Ray trial whose restore raised; the pack's other members train on."""
+        self._leave(trial, save=False)
+        trial.status, trial.error = ERROR, error
+        self.pinned.pop(trial.trial_id, None)
+        self.scheduler.on_trial_error(self, trial)
+        self.search_alg.on_trial_complete(trial.trial_id, error=True)
+        self.write(f"trial {trial.trial_id} errored: {error}")
 
     def _checkpoint_due(self, trial: PackTrial) -> bool:
         every = self.plan.checkpoint_every
@@ -391,8 +599,13 @@ class PackExecutor:
                 self.scheduler.on_trial_error(self, trial)
                 self.search_alg.on_trial_complete(trial.trial_id, error=True)
                 continue
-            trial.epochs = trial.checkpoint_epoch
-            trial.history = trial.history[:trial.checkpoint_epoch]
-            trial.status = PAUSED if trial.checkpoint else PENDING
+            self._rewind(trial)
         self.write(f"a pack worker was lost ({type(exc).__name__}); "
                    f"{len(worker.members)} member(s) resume from their checkpoints")
+
+
+def checkpoint_epoch_of(path: str) -> int:
+    """The epoch in a checkpoint folder's name: `checkpoint_000004[_from_<trial>]` → 4."""
+    name = os.path.basename(os.path.normpath(path))
+    digits = name[len(CHECKPOINT_PREFIX):].split("_", 1)[0]
+    return int(digits) if name.startswith(CHECKPOINT_PREFIX) and digits.isdigit() else 0

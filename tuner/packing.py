@@ -11,19 +11,23 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from tuner.errors import ConfigError
 
-__all__ = ["AUTO_MAX", "UNSUPPORTED_SCHEDULERS", "parse_packing", "check_packable",
-           "members_per_pack", "run_packed"]
+__all__ = [
+    "AUTO_MAX",
+    "check_packable",
+    "members_per_pack",
+    "packed_records",
+    "parse_packing",
+    "run_packed",
+]
 
 AUTO_MAX = 16  # `members: auto` packs up to this many (the CPU benchmark's sweet spot)
-# PBT / PB2 copy one trial's checkpoint into another mid-run (`exploit`), which needs Ray's
-# checkpoint bookkeeping the executor does not play; they run unpacked.
-UNSUPPORTED_SCHEDULERS = frozenset({"pbt", "pb2"})
 
 
 def parse_packing(value: Any) -> int | str | None:
@@ -52,12 +56,9 @@ def members_per_pack(setting: int | str, num_samples: int, workers: int) -> int:
 
 
 def check_packable(exp: Any) -> None:
-    """One clear line (ConfigError) unless `exp`'s trials can train packed: the scheduler
-    is supported, the trainable is a `TorchTrainable`, and two sampled members run one
+    """One clear line (ConfigError) unless `exp`'s trials can train packed: the trainable
+    is a `TorchTrainable`, and two sampled members run one
     training and one evaluation step under `torch.func.vmap` on a real batch."""
-    if exp.scheduler in UNSUPPORTED_SCHEDULERS:
-        raise ConfigError(f"packing: scheduler {exp.scheduler} copies checkpoints between "
-                          "trials mid-run; packed runs support fifo, asha, median and hyperband")
     from tuner.user_code import resolve_trainable
 
     cls = resolve_trainable(exp.trainable).obj
@@ -83,64 +84,119 @@ def check_packable(exp: Any) -> None:
 
 
 def run_packed(exp: Any, *, address: str | None = None, resume: bool = False,
-               write: Callable[[str], None] = print, quiet: bool = False) -> Any:
-    """Tune `exp` with packed trials; writes the same files as `tuner.runner.run`."""
-    from tuner import preflight, registry
-    from tuner.finish import finish
-    from tuner.runner import RunOutcome, _init_ray, _slots
+               write: Callable[[str], None] = print, quiet: bool = False,
+               argv: list[str] | None = None) -> Any:
+    """Tune `exp` with packed trials; writes the same files as `tuner.runner.run`, with
+    the same checks before Ray starts, the same lock, manifest and `--resume` rules."""
+    from tuner import preflight
 
-    if resume:
-        raise ConfigError("packing: --resume of a packed run is not supported yet; "
-                          "start it again under a new --name")
+    preflight.check_storage(exp)
+    preflight.lock_experiment(exp)  # held until this run ends; a second launch is refused
+    try:
+        return _run_locked(exp, address=address, resume=resume, write=write, quiet=quiet,
+                           argv=argv)
+    finally:
+        preflight.unlock_experiment(exp)
+
+
+def _run_locked(exp: Any, *, address: str | None, resume: bool,
+                write: Callable[[str], None], quiet: bool, argv: list[str] | None) -> Any:
+    from tuner import pack_state, preflight
+    from tuner.runner import RunOutcome, _init_ray
+
     preflight.check_results_dir(exp, resume)
+    previous = preflight.check_resume(exp) if resume else None
+    if preflight.finished_before(previous, exp):
+        write(f"nothing to resume: {exp.path} finished all its trials; results unchanged "
+              "(raise --num-samples to add trials)")
+        return RunOutcome(path=exp.path, finished_before=True)
+    state = pack_state.read(exp.path) if resume else None
     check_packable(exp)
+    if not address:
+        preflight.check_local_resources(exp)
     t0 = time.time()
     _init_ray(address, exp)
     t1 = time.time()
     import ray
 
-    executor = _executor(exp, ray.cluster_resources(), write, registry, _slots)
+    executor = _executor(exp, ray.cluster_resources(), write)
     os.makedirs(exp.path, exist_ok=True)
+    if state is not None:
+        line = executor.restore(state)
+        if not quiet:
+            write(line)
+    preflight.save_manifest(exp, resume, argv)
     if not quiet:
         write(f"tuning {exp.name} packed ({executor.plan.members} members per pack, "
               f"{executor.plan.workers} pack worker(s)): {exp.num_samples} trials, searcher "
               f"{exp.searcher}, scheduler {exp.scheduler}, results in {exp.path}")
-    trials = executor.run()
-    t2 = time.time()
-    records = [_record(t, exp.budget.max) for t in trials]
-    done = finish(exp, records, interrupted=False, wall=time.time() - t0, write=write,
+    executor.run()
+    return _results(exp, executor, (t0, t1, time.time()), write, quiet)
+
+
+def _results(exp: Any, executor: Any, times: tuple[float, float, float],
+             write: Callable[[str], None], quiet: bool) -> Any:
+    """The result files for what ran (finished, or interrupted by Ctrl-C), as unpacked."""
+    from tuner import preflight
+    from tuner.finish import finish
+    from tuner.runner import RunOutcome
+
+    t0, t1, t2 = times
+    interrupted = executor.interrupted
+    records = [_record(t, exp.budget.max, interrupted) for t in executor.trials]
+    done = finish(exp, records, interrupted=interrupted, wall=time.time() - t0, write=write,
                   quiet=quiet)
+    _append_lineage(exp.path, executor.scheduler)
     wall = time.time() - t0
+    if not interrupted:
+        preflight.mark_finished(exp, wall)
     if not quiet:
         write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
               f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     return RunOutcome(path=exp.path, records=done.records, best=done.best, test=done.test,
-                      wall_seconds=wall, test_note=done.test_note)
+                      wall_seconds=wall, interrupted=interrupted, test_note=done.test_note)
 
 
-def _executor(exp: Any, cluster: dict, write, registry, slots_of) -> Any:
+def _executor(exp: Any, cluster: dict, write) -> Any:
+    """The wiring `tuner launch` uses (`tuner.wiring.wire`: searcher, scheduler, limit), with
+    PBT's mutable parameters chosen as for an unpacked run (`tuner.runner._pbt_params`)."""
+    from tuner import wiring
     from tuner.pack_executor import PackExecutor, PackPlan
-    from tuner.schedulers import concurrency_hint
+    from tuner.runner import _pbt_params, _slots
     from tuner.user_code import resolve_trainable
 
-    searcher = registry.build_searcher(
-        exp.searcher, exp.space, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
-        points_to_evaluate=exp.points_to_evaluate or None, **exp.searcher_options)
-    scheduler = registry.build_scheduler(
-        exp.scheduler, exp.budget, metric=exp.metric, mode=exp.mode, seed=exp.seed,
-        space=exp.space, **dict(exp.scheduler_options))
-    workers = slots_of(exp, cluster)
+    cls = resolve_trainable(exp.trainable).obj
+    options = dict(exp.scheduler_options)
+    if exp.scheduler in ("pbt", "pb2") and "params" not in options:
+        options["params"] = _pbt_params(exp, cls)
+    workers = _slots(exp, cluster)
     members = members_per_pack(exp.packing, exp.num_samples, workers)
-    limit = concurrency_hint(exp.scheduler, exp.budget, workers * members, exp.num_samples)
+    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget, metric=exp.metric,
+                        mode=exp.mode, seed=exp.seed, slots=workers * members,
+                        num_samples=exp.num_samples, points_to_evaluate=exp.points_to_evaluate,
+                        searcher_options=exp.searcher_options, scheduler_options=options)
     plan = PackPlan(
         base_config=exp.trial_config(), metric=exp.metric, mode=exp.mode,
         max_epochs=exp.budget.max, num_samples=exp.num_samples, workers=workers,
-        members=members, limit=limit or workers * members, path=exp.path,
+        members=members, limit=wired.max_concurrent or workers * members, path=exp.path,
         cpus=exp.resources.cpus, gpus=exp.resources.gpus,
         checkpoint_every=exp.checkpoint_every, checkpoint_interval_s=exp.checkpoint_interval_s,
         max_failures=exp.max_failures, trial_prefix=_label(exp.trainable))
-    cls = resolve_trainable(exp.trainable).obj
-    return PackExecutor(plan, cls, searcher, scheduler, write)
+    return PackExecutor(plan, cls, wired.searcher, wired.scheduler, write)
+
+
+def _append_lineage(path: str, scheduler: Any) -> None:
+    """PBT / PB2: who copied whom, appended to report.md as `tuner.resume.append_lineage`
+    does for an unpacked run (there the scheduler is found through the restored Tuner)."""
+    lines = list(getattr(scheduler, "lineage_lines", list)())
+    report = os.path.join(path, "report.md")
+    if not lines or "://" in path or not os.path.exists(report):
+        return
+    from tuner.results import write_atomic
+
+    with open(report, encoding="utf-8") as f:
+        text = f.read()
+    write_atomic(report, text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
 
 
 def _label(trainable: Any) -> str:
@@ -149,11 +205,29 @@ def _label(trainable: Any) -> str:
     return name.rpartition(":")[2].rpartition(".")[2] or "trial"
 
 
-def _record(trial: Any, max_epochs: int) -> Any:
+def packed_records(path: str, max_epochs: int, interrupted: bool) -> list | None:
+    """The `TrialRecord`s of a packed run's folder, from its saved state; None when `path`
+    holds no packed run. For readers such as `tuner.load`, which otherwise read Ray's
+    experiment state (a packed run has none)."""
+    from tuner import pack_state
+    from tuner.pack_executor import PackTrial
+
+    if not os.path.exists(os.path.join(path, pack_state.STATE_FILE)):
+        return None
+    trials = [PackTrial(**saved) for saved in pack_state.read(path)["trials"]]
+    return [_record(t, max_epochs, interrupted) for t in trials]
+
+
+def _record(trial: Any, max_epochs: int, interrupted: bool = False) -> Any:
+    """As `tuner.collect` reads an unpacked trial: one stopped by Ctrl-C while running,
+    paused or pending is interrupted, one that never trained not started."""
     from tuner import results as res
 
+    status = res.status_of(trial.epochs, max_epochs, trial.error)
+    if interrupted and not trial.is_finished() and not trial.error:
+        status = res.INTERRUPTED if trial.epochs else res.NOT_STARTED
     return res.TrialRecord(
         trial_id=trial.trial_id, config=dict(trial.config),
-        status=res.status_of(trial.epochs, max_epochs, trial.error), epochs=trial.epochs,
+        status=status, epochs=trial.epochs,
         history=list(trial.history), error=trial.error, node=trial.node,
         retries=trial.retries, checkpoint=trial.checkpoint, order=trial.order)

@@ -277,7 +277,8 @@ def run(exp: Experiment, *, address: str | None = None, resume: bool = False,
     if getattr(exp, "packing", None) is not None:  # trials fused into packs: tuner.packing
         from tuner.packing import run_packed
 
-        return run_packed(exp, address=address, resume=resume, write=write, quiet=quiet)
+        return run_packed(exp, address=address, resume=resume, write=write, quiet=quiet,
+                          argv=argv)
     from tuner import preflight
 
     preflight.check_storage(exp)

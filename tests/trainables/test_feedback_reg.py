@@ -127,3 +127,17 @@ def test_dropout_feedback_needs_dropout_layers():
 def test_config_validation(bad, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**bad)
+
+
+def test_a_checkpoint_without_dropout_restores_into_a_run_with_dropout():
+    # PBT may resample dropout from 0 to > 0: the MLP gains nn.Dropout layers, its Sequential
+    # keys shift (net.3 → net.4), and the exploited weights must still load, by position
+    base = {"dataset": "digits", "hidden": 32, "layers": 2, "seed": 0}
+    source = MLPTrainable.make_run({**base, "dropout": 0.0})
+    source.train_one_epoch()
+    target = MLPTrainable.make_run({**base, "dropout": 0.3})
+    assert list(source.model.state_dict()) != list(target.model.state_dict())
+    target.load_state_dict(source.state_dict())
+    for a, b in zip(source.model.state_dict().values(), target.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert target.epoch == source.epoch
