@@ -86,7 +86,13 @@ class _SMAC:
     """SMAC3's ask/tell (``smac>=2.2``): its multi-fidelity facade (random forest + Hyperband
     intensifier, every rung a fresh fit) or, with ``lo == hi``, its full-fidelity BO facade
     (random forest + expected improvement). The space is given typed and flat (conditional
-    parameters as plain ones, dropped before the surrogate sees them), as for the Ray peers."""
+    parameters as plain ones, dropped before the surrogate sees them), as for the Ray peers.
+
+    The facades' own random forest, with one change that leaves every prediction the same:
+    ``n_jobs=1``. SMAC 2.4 builds scikit-learn's forest with ``n_jobs=-1``
+    (``smac/model/random_forest/random_forest.py``), and on a 2-core machine joblib's threads
+    spent ~30 % of a run polling (``time.sleep`` in ``joblib/parallel.py``); a forest with a
+    fixed ``random_state`` fits and predicts identically with any ``n_jobs``."""
 
     def __init__(self, bench, ladder, lo, hi, seed: int):
         from smac import HyperparameterOptimizationFacade, MultiFidelityFacade, Scenario
@@ -97,13 +103,15 @@ class _SMAC:
         if lo == hi:
             sc = Scenario(cs, deterministic=True, n_trials=10**6, seed=seed,
                           output_directory=out)
-            self.opt = HyperparameterOptimizationFacade(sc, _target_full, overwrite=True,
-                                                        logging_level=40)
+            self.opt = HyperparameterOptimizationFacade(
+                sc, _target_full, overwrite=True, logging_level=40,
+                model=_one_thread(HyperparameterOptimizationFacade.get_model(sc)))
         else:
             sc = Scenario(cs, deterministic=True, n_trials=10**6, seed=seed, min_budget=lo,
                           max_budget=hi, output_directory=out)
             self.opt = MultiFidelityFacade(
                 sc, _target, overwrite=True, logging_level=40,
+                model=_one_thread(MultiFidelityFacade.get_model(sc)),
                 initial_design=MultiFidelityFacade.get_initial_design(sc, n_configs=5),
                 intensifier=MultiFidelityFacade.get_intensifier(sc, eta=ladder.eta))
         self.hi = hi
@@ -117,6 +125,12 @@ class _SMAC:
         from smac.runhistory.dataclasses import TrialValue
 
         self.opt.tell(job, TrialValue(cost=loss if math.isfinite(loss) else 1e12))
+
+
+def _one_thread(model):
+    """SMAC's forest with ``n_jobs=1`` (see ``_SMAC``); its options live in ``_rf_opts``."""
+    model._rf_opts["n_jobs"] = 1
+    return model
 
 
 def _target(config, seed: int = 0, budget: float = 1.0) -> float:  # never called (ask/tell)

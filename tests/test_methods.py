@@ -31,6 +31,7 @@ PAIRS = {
     "asha": ("random", "asha"), "asha-hyperopt-tpe": ("hyperopt-tpe", "asha"),
     "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha"), "asha-pso": ("pso", "asha"),
     "asha-checked-pso": ("pso", "asha-checked"),
+    "asha-pso-2brackets": ("pso", "asha"),
     "hyperband": ("random", "hyperband"), "bohb": ("mf-optuna-tpe", "hyperband"),
     "median": ("random", "median"), "pbt": ("random", "pbt"), "pb2": ("random", "pb2"),
 }
@@ -136,3 +137,32 @@ def test_default_falls_back_when_pso_cannot_move():
     only_categorical = SearchSpace({"c": Categorical(("a", "b")), "d": Categorical((1, 2))})
     assert resolve(space=only_categorical) == METHODS[DEFAULT_WITHOUT_NUMERIC][:2]
     assert resolve("asha-pso", space=only_categorical) == ("pso", "asha")  # named: as asked
+
+
+def test_a_method_brings_its_own_scheduler_settings_and_the_user_overrides_them():
+    from tuner import methods
+
+    assert methods.scheduler_options("asha-pso-2brackets", "asha") == {"brackets": 2}
+    assert methods.scheduler_options("asha-pso-2brackets", "asha", {"brackets": 1}) == \
+        {"brackets": 1}
+    # a swapped scheduler does not inherit settings meant for the method's own
+    assert methods.scheduler_options("asha-pso-2brackets", "fifo") == {}
+    assert methods.scheduler_options("asha-pso", "asha") == {}
+
+
+def test_the_two_bracket_method_reaches_the_scheduler_in_launch_and_in_the_simulator():
+    from pathlib import Path
+
+    from benchmarks import peers, synthetic
+    from tuner.config import load_experiment
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits_mlp.yaml"
+    exp = load_experiment(example, ["method=asha-pso-2brackets"])
+    assert (exp.searcher, exp.scheduler, exp.scheduler_options) == ("pso", "asha",
+                                                                     {"brackets": 2})
+    exp = load_experiment(example, ["method=asha-pso-2brackets", "scheduler.brackets=1"])
+    assert exp.scheduler_options == {"brackets": 1}
+    bench = synthetic.SyntheticCurves()
+    setup = peers.build("asha-pso-2brackets", bench, seed=0, workers=4)
+    assert len(setup.scheduler._brackets) == 2
+    assert len(peers.build("asha-pso", bench, seed=0, workers=4).scheduler._brackets) == 1

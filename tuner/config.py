@@ -283,7 +283,7 @@ def _space(raw: dict, base_dir: Path | None) -> SearchSpace:
 
 def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     """Validate a raw experiment dict (after overrides) into an :class:`Experiment`."""
-    from tuner import registry  # lazy: imports torch and the searchers only when needed
+    from tuner import methods, registry  # lazy: imports torch and the searchers only when needed
 
     unknown = sorted(set(raw) - set(KNOWN_KEYS))
     if unknown:
@@ -332,6 +332,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         # the default depends on the space (PSO needs a numeric parameter)
         named = None if nothing_named else searcher
         searcher, scheduler = registry.resolve(None, named, None, space)
+    scheduler_options = methods.scheduler_options(method, scheduler, scheduler_options)
     registry.check_options("searcher", searcher, searcher_options)
     registry.check_options("scheduler", scheduler, scheduler_options)
     from tuner.schedulers import PAUSING_SCHEDULERS

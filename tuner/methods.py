@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_WITHOUT_NUMERIC",
     "METHODS",
     "METHOD_ALIASES",
+    "METHOD_SCHEDULER_OPTIONS",
     "MF_SEARCHERS",
     "MethodError",
     "SEARCHER_ALIASES",
@@ -28,6 +29,7 @@ __all__ = [
     "default_method",
     "describe",
     "resolve",
+    "scheduler_options",
     "searcher_names",
 ]
 
@@ -47,6 +49,8 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "asha-pso": ("pso", "asha", "asynchronous PSO moved by each trial's last rung + ASHA"),
     "asha-checked-pso": ("pso", "asha-checked",
                          "asha-pso whose rungs stop trials only while they rank like the top"),
+    "asha-pso-2brackets": ("pso", "asha",
+                           "asha-pso over two ASHA brackets: ~1 trial in 4 starts at rung 2"),
     "median": ("random", "median", "random search + median stopping rule"),
     "pbt": ("random", "pbt", "population based training from a random population"),
     "pb2": ("random", "pb2", "population based bandits (GP-UCB explore), random population"),
@@ -65,6 +69,14 @@ DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt-tpe"
 # Searchers that live here because they need the ladder (they learn per rung).
 MF_SEARCHERS = {"mf-optuna-tpe": "Optuna's TPE fitted on the highest rung with enough points "
                                   "(BOHB's model)"}
+
+# A method's own scheduler settings, under what the user writes (``scheduler.brackets`` wins).
+# Two brackets (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
+# 2020, §3: ASHA with several brackets, as HyperBand hedges): the second bracket's trials are
+# never judged on the lowest rung — a hedge against a misleading first rung that costs
+# nothing to detect. Ray's ``AsyncHyperBandScheduler`` weights bracket s by e^(rungs_s - max),
+# so with 4 rungs ~27 % of trials land there. Measured, not the default: docs/benchmarks.md.
+METHOD_SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {"asha-pso-2brackets": {"brackets": 2}}
 
 # Old names that did not say whose TPE they ran (issue 12): still accepted, with one
 # deprecation line per name and process.
@@ -144,6 +156,15 @@ def resolve(method: str | None = None, searcher: str | None = None,
         raise MethodError(f"scheduler {scheduler_name} mutates configs itself; use searcher "
                           f"random or grid for its initial population, got {searcher_name!r}")
     return searcher_name, scheduler_name
+
+
+def scheduler_options(method: str | None, scheduler: str, given: dict | None = None) -> dict:
+    """The scheduler's options: the method's own (``METHOD_SCHEDULER_OPTIONS``, only while
+    the method's scheduler is the one in use), then what the user ``given``, which wins."""
+    own = METHOD_SCHEDULER_OPTIONS.get(canonical("method", method) or "", {})
+    if method in METHODS and METHODS[method][1] != scheduler:
+        own = {}  # the user swapped the scheduler: the method's settings were for its own
+    return {**own, **(given or {})}
 
 
 def build_searcher(searcher_name: str, space: SearchSpace, ladder: BudgetLadder, *,

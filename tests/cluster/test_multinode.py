@@ -227,21 +227,23 @@ def test_fractional_gpu_trials_run_on_the_gpu_node_two_at_a_time(shared_nodes, t
 
 
 def test_cpu_trials_use_both_nodes(shared_nodes, tmp_path):
-    # 3 trials for the 3 CPU slots, each long enough (27 epochs) that the worker's two actors
-    # cannot finish them all (actor reuse) before the head's actor has started
+    # 6 trials for the 3 CPU slots, each 81 epochs long: the worker's two reused actors cannot
+    # finish them all before the head's actor has started, even when the head's actor starts
+    # seconds late on a loaded machine (with 3 trials of 27 epochs, one CI run saw all of them
+    # on the worker)
     out = _launch(
         shared_nodes,
         tmp_path,
         "cpu",
         "resources.gpus=0",
-        "num_samples=3",
-        "budget.max=27",
+        "num_samples=6",
+        "budget.max=81",
         "scheduler=fifo",
         "searcher=random",
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     trials, head, worker = _trial_nodes(shared_nodes, tmp_path / "cpu")
-    assert len(trials) == 3
+    assert len(trials) == 6
     assert {n for ns in trials.values() for n in ns} == {head, worker}
 
 
