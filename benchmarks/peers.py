@@ -18,6 +18,8 @@ all alike and each is charged the same budget on the same clock:
   ``MedianPruner`` deciding at every report. Named apart from our shipped ``optuna-tpe``
   searcher (multivariate + group + constant liar, behind Ray's searcher protocol), which runs
   here as method ``optuna-tpe`` like every method of ours.
+* ``dehb``, ``smac-*`` (``benchmarks/retraining_peers.py``) and ``syne-*``
+  (``benchmarks/syne_peers.py``, Syne Tune's schedulers) — the optional ``bench`` extra.
 
 Conditional spaces are given to the Ray peers flat (every parameter, inactive ones dropped at
 evaluation), as a Ray user would write them; Optuna asks conditionals define-by-run.
@@ -33,19 +35,22 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
 from benchmarks.simulator import SimTask
+from benchmarks.syne_peers import SYNE_PEERS  # imports no syne_tune until a peer is built
 from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
 from tuner.budget import BudgetLadder
+from tuner.methods import METHODS
 
 __all__ = ["ALL_METHODS", "OURS", "PEERS", "Setup", "build", "default_ladder"]
 
 OPTUNA_PEERS = ("optuna-study-tpe", "optuna-study-tpe-hyperband", "optuna-study-tpe-median")
 PEERS = ("random", "ray-asha", "ray-hyperopt-asha") + OPTUNA_PEERS
-OURS = ("asha", "hyperband", "bohb", "asha-mf-optuna-tpe", "asha-hyperopt-tpe", "asha-pso",
-        "asha-checked-pso",
-        "median", "hyperopt-tpe", "optuna-tpe", "bayesopt", "pso")
+# every method `tuner launch` offers, but random (the peer above: the same searcher), grid (no
+# finite grid here) and PBT/PB2 (a surrogate maps a fixed config to a curve; they mutate it)
+OURS = tuple(m for m in METHODS if m not in ("random", "grid", "pbt", "pb2"))
 # optional (the ``bench`` extra): peers that retrain at every fidelity they ask for
 EXTRA_PEERS = ("dehb", "smac-mf", "smac-bo")
-PEERS = PEERS + EXTRA_PEERS
+# optional (the ``bench`` extra): Syne Tune's schedulers (SYNE_PEERS), by their own protocol
+PEERS = PEERS + EXTRA_PEERS + SYNE_PEERS
 ALL_METHODS = PEERS + OURS
 
 @dataclass
@@ -76,7 +81,8 @@ def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
     searcher_name, scheduler_name = methods.resolve(method=name, space=bench.space)
     ladder = default_ladder(bench)
     w = wiring.wire(searcher_name, scheduler_name, bench.space, ladder, metric=bench.metric,
-                    mode=bench.mode, seed=seed, slots=workers)
+                    mode=bench.mode, seed=seed, slots=workers,
+                    scheduler_options=methods.scheduler_options(name, scheduler_name))
     task = SimTask(bench, ladder, multi_fidelity=scheduler_name != "fifo")
     return Setup(task, w.searcher, w.scheduler,
                  {"max_concurrent": w.max_concurrent, "max_pending": w.max_concurrent})
@@ -255,6 +261,10 @@ def build(name: str, bench, *, seed: int, workers: int) -> Setup:
         if name not in PEERS:
             raise KeyError(f"unknown Ray peer {name!r}; one of ray-asha, ray-hyperopt-asha")
         return _build_ray(name, bench, seed, workers)
+    if name in SYNE_PEERS:
+        from benchmarks.syne_peers import build_syne
+
+        return Setup(*build_syne(name, bench, default_ladder(bench), seed, workers))
     if name in EXTRA_PEERS:
         from benchmarks.retraining_peers import build_retraining
 

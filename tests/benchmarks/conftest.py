@@ -9,6 +9,7 @@ says where the data was looked for.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -18,6 +19,17 @@ from benchmarks import yahpo
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_peer(module: str, hint: str):
+    """Import an optional benchmark peer (the ``bench`` extra). Without it a developer's run
+    skips; CI installs every peer (``.ci/run``), so there a missing one fails the test."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if in_ci():
+            pytest.fail(f"CI must run the {module} peer (.ci/run installs it): {exc}")
+        pytest.skip(f"{module} is in the optional 'bench' extra ({hint})")
 
 
 def _data_skip(report: pytest.TestReport) -> bool:

@@ -8,8 +8,12 @@ import csv
 import pytest
 
 from benchmarks import compare, peers, simulator, synthetic, yahpo
+from tests.benchmarks.conftest import require_peer
 
-pytest.importorskip("dehb", reason="DEHB is in the optional 'bench' extra (pip install dehb)")
+
+@pytest.fixture(autouse=True)
+def _dehb():
+    require_peer("dehb", "pip install --no-deps dehb==0.1.2, see docs/benchmarks.md")
 
 
 def _data():
@@ -61,7 +65,7 @@ def test_tiny_comparison_with_dehb(tmp_path):
 @pytest.mark.slow
 def test_tiny_comparison_with_smac(tmp_path):
     """SMAC's multi-fidelity and full-fidelity facades (random-forest refits: seconds)."""
-    pytest.importorskip("smac", reason="SMAC3 is in the optional 'bench' extra (pip install smac)")
+    require_peer("smac", "pip install smac")
     _data()
     out = tmp_path / "smac"
     argv = ["--instances", "rbv2_rpart/14", "--methods", "random,smac-mf,smac-bo", "--seeds",
