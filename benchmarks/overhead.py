@@ -116,7 +116,20 @@ seed: 0
 """
 
 
-def _run(variant: str, n: int, workdir: Path, repo: Path) -> dict:
+def _profiled(cmd: list[str], workdir: Path, out: Path | None, tag: str) -> list[str]:
+    """``cmd`` run under cProfile into ``out/<tag>.prof`` (the driver's process only; Ray's
+    trial actors are other processes); ``python -c SCRIPT`` becomes a script file."""
+    if out is None:
+        return cmd
+    rest = cmd[1:]
+    if rest[0] == "-c":
+        script = workdir / f"{tag}.py"
+        script.write_text(rest[1])
+        rest = [str(script), *rest[2:]]
+    return [cmd[0], "-m", "cProfile", "-o", str(out / f"{tag}.prof"), *rest]
+
+
+def _run(variant: str, n: int, workdir: Path, repo: Path, profile: Path | None = None) -> dict:
     tag = f"{variant}-{n}-{len(list(workdir.iterdir()))}"
     counter = workdir / f"{tag}.count"
     counter.write_text("")
@@ -137,6 +150,7 @@ def _run(variant: str, n: int, workdir: Path, repo: Path) -> dict:
             cmd += ["--set", "method=random"]
     else:
         raise SystemExit(f"unknown variant {variant!r}: {', '.join(VARIANTS)}")
+    cmd = _profiled(cmd, workdir, profile, tag)
     load = os.getloadavg()[0]
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
@@ -225,7 +239,8 @@ def readme(rows: list[dict], command: str, repeats: int) -> str:
     return (
         f"# overhead\n\nCommand:\n\n    {command}\n\n"
         f"N trials × ≤ {N_REPORTS} reports of benchmarks.trivial on {os.cpu_count()} CPUs; "
-        f"medians over {repeats} run(s) per variant and N; tuner launch's default method ran "
+        f"medians over up to {repeats} run(s) per variant and N (column 'runs'); tuner "
+        "launch's default method ran "
         f"{' / '.join(methods) or '(not recorded)'}. 'tuning wall' excludes Ray's start for "
         "both Ray variants (Tuner built + fit(); create_study + optimize for Optuna); "
         "'marginal' = difference of tuning walls between the largest and smallest N ÷ the "
@@ -241,26 +256,32 @@ def main(argv: list[str] | None = None) -> int:
                    "marginal cost per trial)")
     p.add_argument("--repeats", type=int, default=3, help="runs per variant and N (medians)")
     p.add_argument("--out", required=True)
+    p.add_argument("--profile", metavar="DIR", help="run each driver under cProfile and keep "
+                   "DIR/<variant>-<N>-<k>.prof (slows the drivers: not for the figures)")
     args = p.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [int(n) for n in args.sizes.split(",")]
     rows = []
+    profile = Path(args.profile).resolve() if args.profile else None
+    if profile:
+        profile.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.overhead " + " ".join(argv if argv is not None
+                                                           else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="overhead_") as tmp:
         for r in range(args.repeats):
             for n in sizes:
                 for v in args.variants.split(","):
-                    info = _run(v, n, Path(tmp), repo)
+                    info = _run(v, n, Path(tmp), repo, profile)
                     info["repeat"] = r
                     rows.append(info)
                     print(json.dumps(info), flush=True)
-    command = "python -m benchmarks.overhead " + " ".join(argv if argv is not None
-                                                           else sys.argv[1:])
-    (out / "README.md").write_text(readme(rows, command, args.repeats))
-    (out / "runs.json").write_text(json.dumps(rows, indent=1))
-    tables = format_tables(rows)
-    print(tables)
+                    # after every run: a long run stopped early keeps what it measured (the
+                    # tables' "runs" column says how many repeats each figure has)
+                    (out / "README.md").write_text(readme(rows, command, args.repeats))
+                    (out / "runs.json").write_text(json.dumps(rows, indent=1))
+    print(format_tables(rows))
     return 0
 
 

@@ -84,6 +84,59 @@ def test_tensorboard_events_are_complete_when_the_trial_ends(tmp_path):
     assert losses == [(e, pytest.approx(1.0 / e)) for e in range(1, 6)]
 
 
+def test_tensorboard_writes_without_a_thread_per_trial(tmp_path):
+    """tensorboardX's own writer starts a queue feeder and a writer thread per trial."""
+    import threading
+
+    callback = TensorBoardCallback(flush_secs=60)
+    before = threading.active_count()
+    trials = [_Trial(tmp_path / f"t{i}") for i in range(3)]
+    for i, trial in enumerate(trials):
+        (tmp_path / f"t{i}").mkdir()
+        callback.log_trial_start(trial)
+        callback.log_trial_result(0, trial, {"training_iteration": 1, "loss": 1.0})
+    assert threading.active_count() == before
+    for trial in trials:
+        callback.log_trial_end(trial)
+
+
+def test_tensorboard_shows_a_quiet_trial_flush_secs_late(tmp_path, monkeypatch):
+    """The first result is in the file at once, later ones within ``flush_secs`` — also when
+    no further result comes (the driver's loop step flushes), and all of them at the end."""
+    from tuner import checkpointing
+
+    callback, trial = TensorBoardCallback(flush_secs=60), _Trial(tmp_path)
+    callback.log_trial_start(trial)
+
+    def steps() -> list[int]:
+        return sorted(step for f in tmp_path.glob("events.out.tfevents.*")
+                      for step, tag, _ in _tags(f) if tag == "ray/tune/loss")
+
+    for epoch in (1, 2, 3):
+        callback.log_trial_result(0, trial, {"training_iteration": epoch, "loss": 1.0 / epoch})
+    callback.on_step_end(iteration=0, trials=[])
+    assert steps() == [1]  # 2 and 3 wait for the next flush, at most flush_secs
+    now = checkpointing.time.monotonic()
+    monkeypatch.setattr(checkpointing.time, "monotonic", lambda: now + 61)
+    callback.on_step_end(iteration=1, trials=[])
+    assert steps() == [1, 2, 3]
+    callback.log_trial_result(0, trial, {"training_iteration": 4, "loss": 0.25})
+    callback.log_trial_end(trial)
+    assert steps() == [1, 2, 3, 4]
+
+
+def test_tensorboard_writes_running_trials_when_the_experiment_ends(tmp_path):
+    """Ctrl-C: Ray ends the experiment without ending the trials' loggers."""
+    callback, trial = TensorBoardCallback(flush_secs=60), _Trial(tmp_path)
+    callback.log_trial_start(trial)
+    for epoch in (1, 2, 3):
+        callback.log_trial_result(0, trial, {"training_iteration": epoch, "loss": 1.0 / epoch})
+    callback.on_experiment_end(trials=[])
+    steps = sorted(step for f in tmp_path.glob("events.out.tfevents.*")
+                   for step, tag, _ in _tags(f) if tag == "ray/tune/loss")
+    assert steps == [1, 2, 3]
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.parametrize("interval, saves", [(10.0, 1), (0.0, 3)])

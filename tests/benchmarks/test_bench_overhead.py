@@ -39,3 +39,18 @@ def test_tables_put_the_ratios_side_by_side():
         in tables
     assert "| tuner-launch | 0.050 | 1/30.0 | – |" in tables
     assert "| ray-defaults | 1.500 | 1.0× | – |" in tables
+
+
+def test_profile_runs_the_driver_under_cprofile_scripts_as_files(tmp_path):
+    from benchmarks.overhead import _profiled
+
+    assert _profiled(["py", "-m", "tuner", "launch", "x.yaml"], tmp_path, None, "t") == \
+        ["py", "-m", "tuner", "launch", "x.yaml"]
+    out = tmp_path / "prof"
+    assert _profiled(["py", "-m", "tuner", "launch", "x.yaml"], tmp_path, out, "t") == \
+        ["py", "-m", "cProfile", "-o", str(out / "t.prof"), "-m", "tuner", "launch", "x.yaml"]
+    cmd = _profiled(["py", "-c", "print(1)", "a", "b"], tmp_path, out, "ray-reuse-40-0")
+    script = tmp_path / "ray-reuse-40-0.py"
+    assert cmd == ["py", "-m", "cProfile", "-o", str(out / "ray-reuse-40-0.prof"), str(script),
+                   "a", "b"]
+    assert script.read_text() == "print(1)"
