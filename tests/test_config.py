@@ -181,7 +181,7 @@ def test_pbt_never_mutates_keys_that_reshape_the_weights():
 
 def test_default_method_depends_on_the_space():
     numeric = parse(searcher=None, scheduler=None)
-    assert (numeric.searcher, numeric.scheduler) == ("pso", "asha")
+    assert (numeric.searcher, numeric.scheduler) == ("pso", "asha-checked")
     categorical = parse(searcher=None, scheduler=None,
                         space={"optimizer": {"type": "categorical", "choices": ["adam", "sgd"]},
                                "hidden": {"type": "categorical", "choices": [64, 128]}})

@@ -59,7 +59,8 @@ def test_required_methods_exist():
 def test_default_and_partial_specs():
     assert resolve() == METHODS[DEFAULT_METHOD][:2]
     assert resolve(scheduler="asha") == ("random", "asha")
-    assert resolve(searcher="hyperopt-tpe") == ("hyperopt-tpe", "asha")
+    # only a searcher: the default method's scheduler (the rung-checked ASHA)
+    assert resolve(searcher="hyperopt-tpe") == ("hyperopt-tpe", "asha-checked")
     assert resolve("asha", searcher="hyperopt-tpe") == ("hyperopt-tpe", "asha")
 
 
@@ -132,8 +133,8 @@ def test_old_names_still_work_and_say_so_once(capsys, monkeypatch):
 
 
 def test_default_falls_back_when_pso_cannot_move():
-    assert resolve() == ("pso", "asha")
-    assert resolve(space=SPACE) == ("pso", "asha")  # one numeric parameter is enough
+    assert resolve() == ("pso", "asha-checked")
+    assert resolve(space=SPACE) == ("pso", "asha-checked")  # one numeric parameter is enough
     only_categorical = SearchSpace({"c": Categorical(("a", "b")), "d": Categorical((1, 2))})
     assert resolve(space=only_categorical) == METHODS[DEFAULT_WITHOUT_NUMERIC][:2]
     assert resolve("asha-pso", space=only_categorical) == ("pso", "asha")  # named: as asked

@@ -155,7 +155,7 @@ def test_searcher_options_apply_to_the_methods_searcher():
 
 def test_overriding_only_the_searcher_keeps_early_stopping():
     exp = parse(searcher="random")
-    assert exp.scheduler == "asha"
+    assert exp.scheduler == "asha-checked"  # the default method's: asha-checked-pso
     assert "scheduler from the default method" in exp.origin
 
 

@@ -47,13 +47,17 @@ def test_summary_ranks_on_full_fidelity():
     assert "any-fidelity regret 100 % (secondary)" in lines[0]
 
 
-def test_checked_default_falls_back_on_an_instance_built_to_mislead(monkeypatch):
-    """Low rungs rank backwards: asha-pso follows them to the worst configurations; with the
-    rung check, trials run to full fidelity once the rungs are measured to mislead."""
+def test_the_default_falls_back_on_an_instance_built_to_mislead(monkeypatch):
+    """Low rungs rank backwards: asha-pso follows them to the worst configurations; the
+    default (asha-pso + the rung check) runs trials to full fidelity once the rungs are
+    measured to mislead."""
+    from tuner.methods import DEFAULT_METHOD
+
+    assert DEFAULT_METHOD == "asha-checked-pso"
     bench = synthetic.MisleadingFidelity()
     monkeypatch.setattr(yahpo, "load", lambda name: bench)
     plain = [compare.run_one("misleading/3d", "asha-pso", s, 4)[0] for s in (0, 1)]
-    checked = [compare.run_one("misleading/3d", "asha-checked-pso", s, 4)[0] for s in (0, 1)]
+    checked = [compare.run_one("misleading/3d", DEFAULT_METHOD, s, 4)[0] for s in (0, 1)]
     for p, c in zip(plain, checked):
         assert c["regret_100"] < 0.5 * p["regret_100"]
         assert c["trials"] < 0.5 * p["trials"]  # most trials were run to the top
