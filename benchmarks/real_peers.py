@@ -54,7 +54,7 @@ TASKS = {
     "mnist1d-cnn": ROOT / "benchmarks" / "tasks" / "mnist1d_cnn.yaml",
     "mnist1d-transformer": ROOT / "benchmarks" / "tasks" / "mnist1d_transformer.yaml",
 }
-OURS = ("asha-pso", "random", "asha-hyperopt-tpe", "optuna-tpe")
+OURS = ("asha-checked-pso", "asha-pso", "random", "asha-hyperopt-tpe", "optuna-tpe")
 RAY_PEER = "ray-hyperopt-asha"
 METHODS = (*OURS, RAY_PEER)
 FRACTIONS = (0.25, 0.5, 1.0)
@@ -241,10 +241,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n\n" + paired(df)
 
 
-def paired(df, ref: str = METHODS[0]) -> str:
-    """Test accuracy of ``ref`` (the default) minus each method's, paired by seed: the seeds
-    share the data split and initial weights, so the paired interval is the fair one."""
+def paired(df, ref: str | None = None) -> str:
+    """Test accuracy of ``ref`` (the default method, or ``asha-pso`` in runs that predate it)
+    minus each method's, paired by seed: the seeds share the data split and initial weights,
+    so the paired interval is the fair one."""
+    from tuner.methods import DEFAULT_METHOD
+
     wide = df.pivot(index="seed", columns="method", values="test_accuracy").dropna()
+    ref = ref or (DEFAULT_METHOD if DEFAULT_METHOD in wide else "asha-pso")
     if ref not in wide:
         return ""
     lines = [f"| paired by seed | {ref} − method (95 % CI) | seeds {ref} wins |", "|---|---|---|"]

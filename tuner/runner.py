@@ -126,14 +126,14 @@ def local_only_env() -> None:
 
 
 def _init_ray(address: str | None, exp: Experiment | None = None) -> None:
+    already = sys.modules.get("ray")
+    if already is not None and already.is_initialized():
+        return  # reuse the caller's session; and leave this process's environment alone
     for key, value in _RAY_ENV.items():
         os.environ.setdefault(key, value)
     if not address:
         local_only_env()
     import ray
-
-    if ray.is_initialized():
-        return
     common = dict(include_dashboard=False, log_to_driver=False, logging_level="WARNING",
                   configure_logging=True)
     if address:

@@ -41,3 +41,16 @@ def test_failed_node_start_is_reported_with_its_log(tmp_path):
     assert out.returncode == 2 and "head node exited during start" in out.stderr
     token = tmp_path / "auth_token"
     assert token.stat().st_mode & 0o077 == 0  # the generated token is private to its owner
+
+
+def test_nodes_start_without_the_local_only_switch(tmp_path):
+    # a process that ran a local `tuner launch` in-process has RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+    # (tuner.runner.local_only_env); a worker node started with it refuses to join the cluster
+    fake_ray = tmp_path / "ray"
+    fake_ray.write_text('#!/usr/bin/env bash\necho "switch=${RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER-unset}"\n')
+    fake_ray.chmod(0o755)
+    out = _run("start", state=tmp_path, RAY=str(fake_ray), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    assert "switch=unset" in (tmp_path / "head.log").read_text(), out.stderr
+    out = _run("start", state=tmp_path / "on", RAY=str(fake_ray),
+               RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1")  # a macOS user's explicit opt-in stays
+    assert "switch=1" in (tmp_path / "on" / "head.log").read_text(), out.stderr
