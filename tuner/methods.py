@@ -60,12 +60,13 @@ METHODS: dict[str, tuple[str, str, str]] = {
 
 # Measured, not assumed (docs/benchmarks.md): asha-pso has the best mean rank of the
 # multi-fidelity methods on the 9 dev instances (dev30-w4, 30 seeds) and against every peer
-# at full fidelity (dev-rbv2-full-*, dev-lcbench-full-*). asha-checked-pso is asha-pso plus
-# the rung check: on the dev instances the two are level (paired −0.0002 ± 0.0005 at 4
-# workers, +0.0003 ± 0.0005 at 1; identical on lcbench), and on an instance built to mislead
-# (benchmarks.synthetic.MisleadingFidelity) it falls back to full fidelity where asha-pso
-# cannot (0.17 vs 0.69 final regret). A default that notices misleading rungs at no cost
-# where they agree: issue 12. Confirmed on the held-out set (level mean, better mean rank).
+# but SMAC3's multi-fidelity facade at full fidelity. asha-checked-pso is asha-pso plus the
+# rung check: on the dev instances the two are level (paired -0.0002 +- 0.0005 at 4 workers,
+# +0.0003 +- 0.0005 at 1 on rbv2; identical on lcbench at 4 workers, -0.0119 vs -0.0102 at 1),
+# and on an instance built to mislead (benchmarks.synthetic.MisleadingFidelity) it falls back
+# to full fidelity where asha-pso cannot (0.17 vs 0.69 final regret): a default that notices
+# misleading rungs at no cost where they agree (issue 12). Confirmed on the held-out set
+# (level mean regret, better mean rank, fewer instances far behind the best peer).
 DEFAULT_METHOD = "asha-checked-pso"
 # PSO needs a numeric parameter to move along: on a space without one the default is this.
 DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt-tpe"
