@@ -61,32 +61,17 @@ FRACTIONS = (0.25, 0.5, 1.0)
 
 
 def ray_param_space(space) -> dict:
-    """Our ``SearchSpace`` as a Ray user writes it (``tune.loguniform``, ``tune.randint``, …).
-
-    Ray's ``randint`` excludes ``upper`` (``ray/tune/search/sample.py``) while our ``Int`` is
-    inclusive, hence ``high + 1``. Conditional spaces are refused: Ray's dict has no parents.
-    """
-    from ray import tune
-
-    from search_spaces import Categorical, Fixed, Float, Int
+    """Our ``SearchSpace`` as a Ray user writes it: the domains the simulated Ray peers get
+    (``benchmarks.peers.ray_space``: ``tune.loguniform``, ``tune.randint`` with Ray's
+    exclusive upper bound, …) plus the fixed values the Trainable reads from its config.
+    Conditional spaces are refused: Ray's dict has no parents."""
+    from benchmarks.peers import ray_space
+    from search_spaces import Fixed
 
     if space.is_conditional:
         raise ValueError("ray_param_space: conditional spaces have no plain Ray equivalent")
-    out: dict = {}
-    for name in space:
-        dom = space[name]
-        if isinstance(dom, Fixed):
-            out[name] = dom.value
-        elif isinstance(dom, Categorical):
-            out[name] = tune.choice(list(dom.choices))
-        elif isinstance(dom, Float):
-            out[name] = (tune.loguniform if dom.log else tune.uniform)(dom.low, dom.high)
-        elif isinstance(dom, Int):
-            out[name] = (tune.lograndint if dom.log else tune.randint)(int(dom.low),
-                                                                       int(dom.high) + 1)
-        else:
-            raise ValueError(f"ray_param_space: no Ray domain for {name}: {dom!r}")
-    return out
+    fixed = {name: dom.value for name, dom in space.items() if isinstance(dom, Fixed)}
+    return {**fixed, **ray_space(space)}
 
 
 def run_ours(task: Path, method: str, seed: int, num_samples: int, max_epochs: int,

@@ -89,3 +89,13 @@ def test_plan_hyperband_paper_table(capsys):
     assert [(r["n"], r["r"]) for r in first["rungs"]] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
     assert [(r["n"], r["r"]) for r in out["brackets"][1]["rungs"]] == [(34, 3), (11, 9), (3, 27),
                                                                       (1, 81)]
+
+
+def test_the_resume_hint_repeats_what_locates_and_defines_the_run():
+    from tuner.cli import resume_command
+
+    argv = ["launch", "my exp.yaml", "--storage", "/tmp/r", "--name", "n1", "--set",
+            "searcher.n_particles=8", "--quiet"]
+    assert resume_command(argv) == ("tuner launch 'my exp.yaml' --storage /tmp/r --name n1 "
+                                    "--set searcher.n_particles=8 --resume")
+    assert resume_command(["launch", "exp.yaml", "--resume"]) == "tuner launch exp.yaml --resume"

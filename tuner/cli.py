@@ -103,10 +103,20 @@ def _launch(args: argparse.Namespace) -> int:
     outcome = run(exp, address=args.address, resume=args.resume, quiet=args.quiet,
                   argv=["tuner", *sys.argv[1:]] if sys.argv else None)
     if outcome.interrupted:
-        print(f"tuner: interrupted; continue with: tuner launch {args.experiment} --resume"
-              + (f" --name {exp.name}" if args.name else ""), file=sys.stderr)
+        print("tuner: interrupted; continue with: " + resume_command(sys.argv[1:]),
+              file=sys.stderr)
         return 130
     return 0 if outcome.best is not None or outcome.finished_before else 1
+
+
+def resume_command(argv: list[str]) -> str:
+    """The launch the user typed, with ``--resume``: the same file, ``--storage``, ``--name``,
+    ``--address`` and ``--set`` values (a resume with other settings is refused, and without
+    ``--storage`` it would look in ./results), minus ``--quiet``/``--dry-run``."""
+    import shlex
+
+    words = [w for w in argv if w not in ("--resume", "--quiet", "--dry-run")]
+    return shlex.join(["tuner", *words, "--resume"])
 
 
 def _load(args: argparse.Namespace):
