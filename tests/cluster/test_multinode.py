@@ -205,21 +205,22 @@ def _actor_spans(experiment_dir: Path) -> dict[int, tuple[float, float]]:
 
 
 def test_fractional_gpu_trials_run_on_the_gpu_node_two_at_a_time(shared_nodes, tmp_path):
-    # 27 epochs: long enough, even on a loaded machine, that the second actor starts before the
-    # first (reused) actor has run every trial
+    # 6 trials of 81 epochs: long enough, even on a loaded machine, that the second actor
+    # starts before the first (reused) actor has run every trial (with 4 of 27 epochs one CI
+    # run saw a single actor run them all)
     out = _launch(
         shared_nodes,
         tmp_path,
         "gpu",
         "resources.gpus=0.5",
-        "num_samples=4",
-        "budget.max=27",
+        "num_samples=6",
+        "budget.max=81",
         "scheduler=fifo",
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     experiment = tmp_path / "gpu"
     trials, _head, worker = _trial_nodes(shared_nodes, experiment)
-    assert len(trials) == 4
+    assert len(trials) == 6
     assert {n for ns in trials.values() for n in ns} == {worker}  # the head has no GPU
     # two trial actors (reused across trials) alive at the same time, each holding 0.5 GPU
     spans = sorted(_actor_spans(experiment).values())
