@@ -41,7 +41,7 @@ class _Trial:
 
 
 def _experiment(root: str):
-    from tuner.config import parse_experiment
+    from tuner.experiment.config import parse_experiment
 
     return parse_experiment({
         "name": "callback_cost", "trainable": "benchmarks.trivial:Trivial",
@@ -54,9 +54,9 @@ def _experiment(root: str):
 def _factories(folder: str) -> dict[str, Callable[[], object]]:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 
-    from tuner.checkpointing import CheckpointPolicy, TensorBoardCallback
-    from tuner.mirror_callback import MirrorCallback
-    from tuner.progress import ProgressCallback
+    from tuner.launch.checkpointing import CheckpointPolicy, TensorBoardCallback
+    from tuner.view.mirror_callback import MirrorCallback
+    from tuner.view.progress import ProgressCallback
 
     return {
         "progress": lambda: ProgressCallback(10, "loss", N_REPORTS, write=lambda line: None),

@@ -40,7 +40,7 @@ FRACTIONS = np.round(np.linspace(0.02, 1.0, 50), 4)
 TIME_POINTS = 60  # log-spaced simulated-time grid per instance
 
 
-def _instances(spec: str) -> list[str]:
+def instance_names(spec: str) -> list[str]:
     from benchmarks import yahpo
 
     out: list[str] = []
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from benchmarks import peers
 
-    instances = _instances(args.instances)
+    instances = instance_names(args.instances)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in peers.ALL_METHODS]
     if unknown:

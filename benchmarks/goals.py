@@ -3,7 +3,7 @@
     python -m benchmarks.goals benchmarks/results/dev30-w4 [--method asha-pso]
 
 Reads ``runs.csv`` and ``curves.csv(.gz)`` written by ``benchmarks.compare`` and prints, for
-the method (default: ``tuner.methods.DEFAULT_METHOD``) against every peer in the run
+the method (default: ``tuner.compose.methods.DEFAULT_METHOD``) against every peer in the run
 (``benchmarks.peers.PEERS``): mean rank among all methods of the run, mean normalised regret
 at 100 % budget as a ratio to the best peer's, the speed-up over random search (geo-mean and
 median over instances), and each goal of issue 12 as met / not met — all on the best
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.goals", description=__doc__.split(
         "\n")[0])
     p.add_argument("results", nargs="+", help="folders written by python -m benchmarks.compare")
-    p.add_argument("--method", default=None, help="default: tuner.methods.DEFAULT_METHOD")
+    p.add_argument("--method", default=None, help="default: tuner.compose.methods.DEFAULT_METHOD")
     args = p.parse_args(argv)
     outs = [Path(r) for r in args.results]
     for out in outs:
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"goals: {out}/runs.csv not found (run python -m benchmarks.compare first)",
                   file=sys.stderr)
             return 2
-    from tuner.methods import DEFAULT_METHOD
+    from tuner.compose.methods import DEFAULT_METHOD
 
     print(goals(outs, args.method or DEFAULT_METHOD))
     return 0

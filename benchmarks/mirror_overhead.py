@@ -37,7 +37,7 @@ def _events(trials: int, epochs: int):
 
 
 def mirrored(trials: int, epochs: int, folder: str, flush_s: float = 1.0) -> float:
-    from tuner.mirror_callback import MirrorCallback
+    from tuner.view.mirror_callback import MirrorCallback
 
     cb = MirrorCallback(folder, study_name="bench", metric="val_accuracy", mode="max",
                         space=SPACE, max_epochs=epochs, rungs=[1, 3, 9, 27], flush_s=flush_s)

@@ -177,8 +177,8 @@ def hpo_runs(args) -> dict[str, float]:
     wall time and the tuning part (after Ray's start, before the result files)."""
     import ray
 
-    from tuner.config import parse_experiment
-    from tuner.runner import run
+    from tuner.experiment.config import parse_experiment
+    from tuner.launch.runner import run
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""PBT against PB2 on a real task with a small population, through ``tuner.runner.run``.
+"""PBT against PB2 on a real task with a small population, through ``tuner.launch.runner.run``.
 
     nice -n 10 python -m benchmarks.pbt_vs_pb2 --seeds 4 --population 6 --max-epochs 16 \
         --out benchmarks/results/pb2
@@ -38,7 +38,7 @@ SPACE = {
 
 def experiment(scheduler: str, seed: int, population: int, max_epochs: int, interval: int,
                storage: str):
-    from tuner.config import parse_experiment
+    from tuner.experiment.config import parse_experiment
 
     return parse_experiment({
         "name": f"{scheduler}-s{seed}", "trainable": "mlp",
@@ -53,9 +53,10 @@ def experiment(scheduler: str, seed: int, population: int, max_epochs: int, inte
 
 
 def run_all(seeds: int, population: int, max_epochs: int, interval: int) -> list[dict]:
-    from tuner.runner import _init_ray, run
+    from tuner.launch.ray_session import init_ray
+    from tuner.launch.runner import run
 
-    _init_ray(None)
+    init_ray(None)
     storage = tempfile.mkdtemp(prefix="tuner-pb2-")
     rows = []
     try:

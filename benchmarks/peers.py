@@ -5,8 +5,8 @@ use for it (pending-trial limit, concurrency limit), so the simulated-time runne
 all alike and each is charged the same budget on the same clock:
 
 * ``random`` — our ``RandomSearcher``, every trial to full fidelity.
-* ours — ``tuner.methods.resolve(method=…)`` → searcher + scheduler names, built by
-  ``tuner.wiring.wire``, the function ``tuner launch`` calls (``max_concurrent_trials`` from
+* ours — ``tuner.compose.methods.resolve(method=…)`` → searcher + scheduler names, built by
+  ``tuner.compose.wiring.wire``, the function ``tuner launch`` calls (``max_concurrent_trials`` from
   ``concurrency_hint`` with workers as slots → ``ConcurrencyLimiter``).
 * ``ray-asha`` — Ray's ``BasicVariantGenerator`` sampling (independent draws from Ray domains)
   + Ray's ``ASHAScheduler`` with its defaults (grace 1, η=4); 200 pending trials, no limiter.
@@ -38,7 +38,7 @@ from benchmarks.simulator import SimTask
 from benchmarks.syne_peers import SYNE_PEERS  # imports no syne_tune until a peer is built
 from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
 from tuner.budget import BudgetLadder
-from tuner.methods import METHODS
+from tuner.compose.methods import METHODS
 
 __all__ = ["ALL_METHODS", "OURS", "PEERS", "Setup", "build", "default_ladder"]
 
@@ -74,9 +74,10 @@ def default_ladder(bench, eta: int = 3) -> BudgetLadder:
 
 
 def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
-    """``tuner.wiring.wire`` — the very call ``tuner launch`` makes — with slots = workers:
+    """``tuner.compose.wiring.wire`` — the very call ``tuner launch`` makes — with slots = workers:
     ``max_concurrent_trials`` → ``ConcurrencyLimiter``, and Ray then keeps that many pending."""
-    from tuner import methods, wiring
+    from tuner.compose import methods
+    from tuner.compose import wiring
 
     searcher_name, scheduler_name = methods.resolve(method=name, space=bench.space)
     ladder = default_ladder(bench)

@@ -98,7 +98,7 @@ def run_ray(task: Path, seed: int, num_samples: int, max_epochs: int,
 
     from trainables.evaluate import evaluate_checkpoint
     from trainables.registry import get_trainable
-    from tuner.config import load_experiment
+    from tuner.experiment.config import load_experiment
 
     exp = load_experiment(task, [f"budget.max={max_epochs}"], seed=seed,
                           num_samples=num_samples)
@@ -178,7 +178,7 @@ def one_run(task: str, method: str, seed: int, num_samples: int, max_epochs: int
             storage: str) -> dict:
     """Train ``method`` on ``task`` for one seed and return its row of ``runs.csv``."""
     from trainables.registry import get_trainable
-    from tuner.config import load_experiment
+    from tuner.experiment.config import load_experiment
 
     t0 = time.time()
     if method == RAY_PEER:
@@ -230,7 +230,7 @@ def paired(df, ref: str | None = None) -> str:
     """Test accuracy of ``ref`` (the default method, or ``asha-pso`` in runs that predate it)
     minus each method's, paired by seed: the seeds share the data split and initial weights,
     so the paired interval is the fair one."""
-    from tuner.methods import DEFAULT_METHOD
+    from tuner.compose.methods import DEFAULT_METHOD
 
     wide = df.pivot(index="seed", columns="method", values="test_accuracy").dropna()
     ref = ref or (DEFAULT_METHOD if DEFAULT_METHOD in wide else "asha-pso")
@@ -328,7 +328,7 @@ def _start_ray() -> None:
     """One local Ray for every run (both paths share it; the runner reuses a live session)."""
     import os
 
-    from tuner.runner import local_only_env
+    from tuner.launch.ray_session import local_only_env
 
     local_only_env()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")

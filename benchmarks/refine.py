@@ -4,9 +4,9 @@
         --out benchmarks/results/refine
 
 Both arms use the searcher and scheduler objects ``tuner launch`` builds
-(``benchmarks.peers._build_ours`` wiring: ``tuner.methods`` + ``tuner.schedulers``), driven by the
+(``benchmarks.peers._build_ours`` wiring: ``tuner.compose.methods`` + ``tuner.schedulers``), driven by the
 simulated-time runner on YAHPO surrogates with the budget of ``benchmarks.compare`` (YAHPO
-protocol). Stage 2 searches the space ``tuner.refine.refine_rows`` narrows from stage 1's trials
+protocol). Stage 2 searches the space ``tuner.followup.refine.refine_rows`` narrows from stage 1's trials
 at its highest well-populated rung, warm-started with stage 1's best configs, under a fresh seed.
 The score of a run is the regret of the best *full-fidelity* result it saw (stage 1's included:
 the user has them), so a two-stage run cannot lose what stage 1 found — it can only spend half
@@ -36,7 +36,7 @@ def _setup(method: str, bench, space, seed: int, workers: int, points=None):
     """``peers._build_ours`` over a given space (the refined one in stage 2)."""
     from benchmarks.peers import default_ladder
     from benchmarks.simulator import SimTask
-    from tuner import methods
+    from tuner.compose import methods
     from tuner.schedulers import concurrency_hint, make_scheduler
 
     searcher_name, scheduler_name = methods.resolve(method=method)
@@ -94,7 +94,7 @@ def two_stage(instance: str, method: str, seed: int, workers: int = 4,
     parameters the refinement fixed)."""
     from benchmarks import yahpo
     from search_spaces import Fixed
-    from tuner.refine import refine_rows
+    from tuner.followup.refine import refine_rows
 
     bench = yahpo.load(instance)
     half = bench.budget() / 2
@@ -130,7 +130,7 @@ def _table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
-    from benchmarks.compare import _instances
+    from benchmarks.compare import instance_names
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", default="dev")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     t0 = time.time()
-    for inst in _instances(args.instances):
+    for inst in instance_names(args.instances):
         for m in args.methods.split(","):
             for seed in range(args.seeds):
                 two, s1, fixed = two_stage(inst, m, seed, args.workers, args.top, args.fix_below)

@@ -37,7 +37,7 @@ def _setup(method: str, bench, seed: int, workers: int):
     from benchmarks import peers
 
     if method in ("random", "asha", "hyperband", "asha-mf-optuna-tpe", "bohb", "median"):
-        from tuner import methods
+        from tuner.compose import methods
         from tuner.schedulers import make_scheduler
 
         s_name, sch_name = methods.resolve(method=method)

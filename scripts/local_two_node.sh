@@ -27,7 +27,7 @@ RAY="${RAY:-ray}"
 ADDRESS="127.0.0.1:$PORT"
 export RAY_AUTH_MODE="${RAY_AUTH_MODE:-token}"
 # A process that ran a local `tuner launch` in-process carries Ray's "clusters disabled" switch
-# (tuner.runner.local_only_env sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); a worker node started
+# (tuner.launch.runner.local_only_env sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); a worker node started
 # with it refuses to join. Unset, Ray's default applies (enabled on Linux, disabled on macOS).
 if [[ "${RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER:-}" == "0" ]]; then unset RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER; fi
 START_TIMEOUT_S=90

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tuner.checkpointing import CheckpointPolicy, TensorBoardCallback
-from tuner.config import parse_experiment
+from tuner.launch.checkpointing import CheckpointPolicy, TensorBoardCallback
+from tuner.experiment.config import parse_experiment
 from tuner.schedulers.controller import make_trial
 
 
@@ -103,7 +103,7 @@ def test_tensorboard_writes_without_a_thread_per_trial(tmp_path):
 def test_tensorboard_shows_a_quiet_trial_flush_secs_late(tmp_path, monkeypatch):
     """The first result is in the file at once, later ones within ``flush_secs`` — also when
     no further result comes (the driver's loop step flushes), and all of them at the end."""
-    from tuner import checkpointing
+    from tuner.launch import checkpointing
 
     callback, trial = TensorBoardCallback(flush_secs=60), _Trial(tmp_path)
     callback.log_trial_start(trial)
@@ -143,7 +143,7 @@ def test_tensorboard_writes_running_trials_when_the_experiment_ends(tmp_path):
 def test_trials_save_each_epoch_only_when_asked(ray_session, tmp_path, interval, saves):
     """Millisecond epochs: with the default interval only the end-of-trial checkpoint is
     taken; with 0 every epoch saves (Ray numbers checkpoints in order, keeps the last 2)."""
-    from tuner.runner import run
+    from tuner.launch.runner import run
 
     exp = parse_experiment({
         "name": "ckpt", "trainable": "benchmarks.trivial:Trivial",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tuner.config import ConfigError, apply_overrides, load_experiment, parse_experiment
+from tuner.experiment.config import ConfigError, apply_overrides, load_experiment, parse_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = yaml.safe_load((ROOT / "examples" / "digits_mlp.yaml").read_text())
@@ -168,14 +168,14 @@ def test_set_method_replaces_the_files_searcher_and_scheduler():
 
 def test_pbt_never_mutates_keys_that_reshape_the_weights():
     from trainables import MLPTrainable
-    from tuner.runner import _pbt_params
+    from tuner.launch.ray_session import pbt_params
 
     exp = parse(method="pbt", searcher=None, scheduler=None)
-    params = _pbt_params(exp, MLPTrainable)
+    params = pbt_params(exp, MLPTrainable)
     assert "hidden" not in params and "depth" not in params  # a clone could not load them
     assert {"lr", "weight_decay", "dropout", "batch_size"} <= set(params)
     with pytest.raises(ConfigError, match="nothing to mutate"):
-        _pbt_params(parse(method="pbt", searcher=None, scheduler=None,
+        pbt_params(parse(method="pbt", searcher=None, scheduler=None,
                           space={"hidden": [16, 32], "depth": [1, 2]}), MLPTrainable)
 
 

@@ -1,5 +1,5 @@
 """``tuner dashboard`` in a real browser (headless Chromium), over a run mirrored by
-``tuner.mirror``; and the command's user errors.
+``tuner.view.mirror``; and the command's user errors.
 
 The run is recorded events fed to ``StudyMirror`` — the same calls ``MirrorCallback`` makes
 during ``tuner launch`` (tests/test_mirror_run.py checks those against a real Ray run) — so the
@@ -20,7 +20,7 @@ import pytest
 
 from search_spaces import Categorical, Float, Int, SearchSpace
 from tuner.errors import ConfigError
-from tuner.mirror import JOURNAL, StudyMirror, distributions
+from tuner.view.mirror import JOURNAL, StudyMirror, distributions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import dashboard_shot  # noqa: E402  (scripts/ is no package)
@@ -106,7 +106,7 @@ def _args(name, storage="results", host="127.0.0.1", port=0):
 
 
 def test_missing_run_and_missing_journal_are_user_errors(tmp_path):
-    from tuner import dashboard
+    from tuner.view import dashboard
 
     with pytest.raises(ConfigError, match="no run 'nope'"):
         dashboard.main(_args("nope", storage=str(tmp_path)))
@@ -116,7 +116,7 @@ def test_missing_run_and_missing_journal_are_user_errors(tmp_path):
 
 
 def test_name_under_storage_or_a_folder_path(tmp_path):
-    from tuner import dashboard
+    from tuner.view import dashboard
 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / JOURNAL).write_text("")
@@ -140,7 +140,7 @@ def test_cli_exit_code_2_without_optuna_dashboard(tmp_path, monkeypatch, capsys)
 
 def test_busy_port_is_a_user_error(tmp_path):
     pytest.importorskip("optuna_dashboard")
-    from tuner import dashboard
+    from tuner.view import dashboard
 
     journal = str(tmp_path / JOURNAL)
     StudyMirror(journal, study_name="run", metric="m", mode="max", dists={})

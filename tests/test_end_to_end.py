@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tuner.config import parse_experiment
-from tuner.runner import run
+from tuner.experiment.config import parse_experiment
+from tuner.launch.runner import run
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

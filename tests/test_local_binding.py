@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
 import json, psutil
-from tuner.runner import _init_ray
-_init_ray(None)  # the runner imports ray itself, after setting the loopback-only env
+from tuner.launch.ray_session import init_ray
+init_ray(None)  # the runner imports ray itself, after setting the loopback-only env
 import ray
 ray.get(ray.remote(lambda: 1).remote())  # start a worker too
 session = ray._private.worker._global_node.session_name

@@ -5,7 +5,7 @@ import pytest
 
 from search_spaces import Categorical, Float, SearchSpace
 from tuner.budget import BudgetLadder
-from tuner.methods import (
+from tuner.compose.methods import (
     DEFAULT_METHOD,
     DEFAULT_WITHOUT_NUMERIC,
     METHODS,
@@ -15,7 +15,7 @@ from tuner.methods import (
     describe,
     resolve,
 )
-from tuner.mf_searcher import MultiFidelityTPE
+from tuner.searchers.mf_tpe import MultiFidelityTPE
 from tuner.schedulers import SCHEDULERS
 
 SPACE = SearchSpace({"x": Float(0, 1), "c": Categorical(("a", "b"))})
@@ -109,7 +109,7 @@ def test_describe_lists_every_method_and_every_searcher():
 
 
 def test_old_names_still_work_and_say_so_once(capsys, monkeypatch):
-    from tuner import methods
+    from tuner.compose import methods
 
     monkeypatch.setattr(methods, "_warned", set())
     assert resolve("asha-hyperopt") == ("hyperopt-tpe", "asha")
@@ -141,7 +141,7 @@ def test_default_falls_back_when_pso_cannot_move():
 
 
 def test_a_method_brings_its_own_scheduler_settings_and_the_user_overrides_them():
-    from tuner import methods
+    from tuner.compose import methods
 
     assert methods.scheduler_options("asha-pso-2brackets", "asha") == {"brackets": 2}
     assert methods.scheduler_options("asha-pso-2brackets", "asha", {"brackets": 1}) == \
@@ -155,7 +155,7 @@ def test_the_two_bracket_method_reaches_the_scheduler_in_launch_and_in_the_simul
     from pathlib import Path
 
     from benchmarks import peers, synthetic
-    from tuner.config import load_experiment
+    from tuner.experiment.config import load_experiment
 
     example = Path(__file__).resolve().parents[1] / "examples" / "digits_mlp.yaml"
     exp = load_experiment(example, ["method=asha-pso-2brackets"])

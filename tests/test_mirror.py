@@ -18,7 +18,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from search_spaces import Categorical, Float, Int, SearchSpace
-from tuner.mirror import JOURNAL, StudyMirror, WriteBehindBackend, distributions
+from tuner.view.mirror import JOURNAL, StudyMirror, WriteBehindBackend, distributions
 
 SPACE = SearchSpace({
     "lr": Float(1e-4, 0.1, log=True),
@@ -193,7 +193,7 @@ def fake_trial(trial_id, config, status="RUNNING", last=None, error=None):
 
 
 def callback(folder, warnings, **kw):
-    from tuner.mirror_callback import MirrorCallback
+    from tuner.view.mirror_callback import MirrorCallback
 
     return MirrorCallback(str(folder), study_name="exp", metric="val_accuracy", mode="max",
                           space=SPACE, max_epochs=3, rungs=[1, 3], warn=warnings.append, **kw)
@@ -340,7 +340,7 @@ def test_failure_mid_run_turns_the_mirror_off(tmp_path):
 
 def test_remote_storage_is_not_mirrored(tmp_path):
     warnings = []
-    from tuner.mirror_callback import MirrorCallback
+    from tuner.view.mirror_callback import MirrorCallback
 
     cb = MirrorCallback("s3://bucket/exp", study_name="exp", metric="m", mode="max",
                         space=SPACE, max_epochs=3, warn=warnings.append)

@@ -12,9 +12,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from tuner.config import parse_experiment
-from tuner.mirror import JOURNAL
-from tuner.runner import run
+from tuner.experiment.config import parse_experiment
+from tuner.view.mirror import JOURNAL
+from tuner.launch.runner import run
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-from tuner.config import parse_experiment
+from tuner.experiment.config import parse_experiment
 from tuner.errors import ConfigError
-from tuner.packing import members_per_pack, parse_packing
+from tuner.experiment.packing import members_per_pack, parse_packing
 
 
 def _raw(tmp_path: Path, **changes):
@@ -105,7 +105,7 @@ def test_hypergradient_members_are_refused(tmp_path):
 @pytest.mark.slow
 def test_packed_run_gives_each_trial_its_solo_curve(ray_session, tmp_path):
     from trainables.base import MLPTrainable
-    from tuner.runner import run
+    from tuner.launch.runner import run
 
     exp = parse_experiment(_raw(tmp_path))
     lines: list[str] = []
@@ -150,7 +150,7 @@ def test_packed_pbt_exploits_across_members(ray_session, tmp_path):
     checkpoint (and continue at its epoch), the lineage is in report.md as unpacked."""
     import json
 
-    from tuner.runner import run
+    from tuner.launch.runner import run
 
     raw = _raw(tmp_path, scheduler={"name": "pbt", "perturbation_interval": 2},
                budget={"min": 1, "max": 8, "eta": 2}, num_samples=8, max_concurrent=1)

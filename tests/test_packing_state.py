@@ -1,4 +1,4 @@
-"""A packed run's saved state (`tuner.pack_state`), PBT's exploit between members, and
+"""A packed run's saved state (`tuner.launch.packed.state`), PBT's exploit between members, and
 Ctrl-C / `--resume` of a packed `tuner launch` as a user meets them."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import torch
 
 import tuner
 from tests.test_packing import _raw
-from tuner import pack_state
-from tuner.config import parse_experiment
+from tuner.launch.packed import state as pack_state
+from tuner.experiment.config import parse_experiment
 from tuner.errors import ConfigError
-from tuner.pack_executor import (
+from tuner.launch.packed.executor import (
     PAUSED,
     PENDING,
     RUNNING,
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _executor(tmp_path: Path, scheduler: str = "asha") -> PackExecutor:
     from trainables.base import MLPTrainable
-    from tuner import wiring
+    from tuner.compose import wiring
 
     exp = parse_experiment(_raw(tmp_path))
     wired = wiring.wire("random", scheduler, exp.space, exp.budget, metric=exp.metric,
@@ -93,7 +93,7 @@ def test_restore_rewinds_running_members_to_their_own_checkpoints(tmp_path):
     assert [t.trial_id for t in second.trials][4:] == ["mlp_00004"]  # 4 live at most
     assert second.scheduler.get_state()["rungs"] == rungs  # ASHA's records came back
     # what `tuner.load` can show of the interrupted run (the lead wires it into tuner.api)
-    from tuner.packing import packed_records
+    from tuner.launch.packed.state import packed_records
 
     records = packed_records(str(run), 3, interrupted=True)
     assert [r.status for r in records] == ["completed", "interrupted", "interrupted",
@@ -268,7 +268,7 @@ class _Handle:
 
 def test_a_member_that_cannot_join_errors_alone(tmp_path):
     from trainables.base import MLPTrainable
-    from tuner.pack_executor import ERROR, PackWorker, _Worker
+    from tuner.launch.packed.executor import ERROR, PackWorker, _Worker
 
     worker = PackWorker(MLPTrainable, 1)
     worker.add("mlp_00000", {"dataset": "digits"}, str(tmp_path / "missing"))

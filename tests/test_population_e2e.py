@@ -1,4 +1,4 @@
-"""PBT and PB2 through ``tuner.runner.run`` on a real trainable: the lineage lands in
+"""PBT and PB2 through ``tuner.launch.runner.run`` on a real trainable: the lineage lands in
 report.md, and the keys that reshape the weights are never mutated."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tuner.config import parse_experiment
-from tuner.runner import run
+from tuner.experiment.config import parse_experiment
+from tuner.launch.runner import run
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import io
 import pickle
 from types import SimpleNamespace
 
-from tuner.progress import Progress, ProgressCallback, duration
+from tuner.view.progress import Progress, ProgressCallback, duration
 
 
 class Clock:

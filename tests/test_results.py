@@ -9,7 +9,7 @@ import os
 import pytest
 
 from tuner.budget import BudgetLadder
-from tuner.results import (TrialRecord, pick_best, report_markdown, status_of, trials_csv,
+from tuner.record.results import (TrialRecord, pick_best, report_markdown, status_of, trials_csv,
                            write_atomic)
 
 LADDER = BudgetLadder(min=1, max=9, eta=3)

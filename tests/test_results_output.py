@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from tuner.budget import BudgetLadder
-from tuner.results import TrialRecord, plot_curves, status_of, summary_table, write_atomic
+from tuner.record.results import TrialRecord, plot_curves, status_of, summary_table, write_atomic
 
 
 def rec(tid, history, error="", max_epochs=9):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tuner.budget import BudgetLadder
-from tuner.resume import SchedulerStateCallback
+from tuner.launch.resume import SchedulerStateCallback
 from tuner.schedulers import make_scheduler
 from tuner.schedulers.controller import make_trial
 

@@ -10,14 +10,15 @@ import textwrap
 import pytest
 from ray import tune
 
-from tuner import preflight, results as res
-from tuner.collect import error_line
-from tuner.config import load_experiment, parse_experiment
+from tuner.launch import preflight
+from tuner.record import results as res
+from tuner.record.collect import error_line
+from tuner.experiment.config import load_experiment, parse_experiment
 from tuner.errors import ConfigError, TrialCodeError
-from tuner.manifest import experiment_to_raw
-from tuner.runner import _fit, _slots
+from tuner.experiment.file_form import experiment_to_raw
+from tuner.launch.ray_session import fit, slots
 from tuner.trial_fidelity import fidelity
-from tuner.user_code import check_evaluate, resolve_trainable
+from tuner.experiment.user_code import check_evaluate, resolve_trainable
 
 
 def train_fn(config):
@@ -186,8 +187,8 @@ def test_cluster_without_the_resource_is_named_once():
     (1, 0, {"CPU": 2}, 2),
 ])
 def test_fractional_resources_pack_fully(cpus, gpus, cluster, expected):
-    assert _slots(parse(resources={"cpus": cpus, "gpus": gpus}), cluster) == expected
-    assert _fit(1, 0.2) == 5
+    assert slots(parse(resources={"cpus": cpus, "gpus": gpus}), cluster) == expected
+    assert fit(1, 0.2) == 5
 
 
 # --- results ----------------------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""``tuner.wiring.wire`` builds searcher + scheduler + limit, and both paths go through it."""
+"""``tuner.compose.wiring.wire`` builds searcher + scheduler + limit, and both paths go through it."""
 
 from __future__ import annotations
 
 import pytest
 
 from search_spaces import Float, SearchSpace
-from tuner import wiring
+from tuner.compose import wiring
 from tuner.budget import BudgetLadder
-from tuner.config import parse_experiment
+from tuner.experiment.config import parse_experiment
 
 SPACE = SearchSpace({"x": Float(-5.0, 5.0), "y": Float(0.0, 1.0)})
 LADDER = BudgetLadder(min=1, max=9, eta=3)
@@ -51,7 +51,7 @@ def test_the_simulator_builds_our_methods_through_wire(spy):
 def test_tuner_launch_builds_through_wire(spy, monkeypatch, tmp_path):
     import ray
 
-    from tuner import runner
+    from tuner.launch import runner
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     exp = parse_experiment({

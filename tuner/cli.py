@@ -73,11 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("methods", help="list the named methods, searchers and schedulers",
                    description="List every named method (searcher + scheduler composition).")
-    from tuner import confirm, refine  # their subcommands live with their code
+    from tuner.followup import confirm, refine  # their subcommands live with their code
 
     refine.add_parser(sub)
     confirm.add_parser(sub)
-    from tuner import dashboard  # tuner dashboard NAME: optuna-dashboard over the run's journal
+    from tuner.view import dashboard  # tuner dashboard NAME: optuna-dashboard over the run's journal
 
     dashboard.add_parser(sub)
     return parser
@@ -86,19 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
 def _launch(args: argparse.Namespace) -> int:
     exp = _load(args)
     if args.dry_run:
-        from tuner import registry
-        from tuner.runner import _check_results_dir, plan_text
+        from tuner.compose import methods
+        from tuner.launch.preflight import check_results_dir
+        from tuner.launch.runner import plan_text
 
-        _check_results_dir(exp, args.resume)
+        check_results_dir(exp, args.resume)
         # building the searcher checks warm-start points and searcher options for real
-        registry.build_searcher(exp.searcher, exp.space, exp.budget, metric=exp.metric,
-                                mode=exp.mode, seed=exp.seed,
-                                points_to_evaluate=exp.points_to_evaluate or None,
-                                **exp.searcher_options)
+        methods.build_searcher(exp.searcher, exp.space, exp.budget, metric=exp.metric,
+                               mode=exp.mode, seed=exp.seed,
+                               points_to_evaluate=exp.points_to_evaluate or None,
+                               **exp.searcher_options)
         print(plan_text(exp, args.address))
         print("\ndry run: everything validated; nothing started")
         return 0
-    from tuner.runner import run
+    from tuner.launch.runner import run
 
     outcome = run(exp, address=args.address, resume=args.resume, quiet=args.quiet,
                   argv=["tuner", *sys.argv[1:]] if sys.argv else None)
@@ -121,8 +122,8 @@ def resume_command(argv: list[str]) -> str:
 
 def _load(args: argparse.Namespace):
     """The experiment of a YAML file, or of a run's manifest.json (a rerun, new name)."""
-    from tuner.config import load_experiment
-    from tuner.manifest import rerun_experiment
+    from tuner.experiment.config import load_experiment
+    from tuner.launch.rerun import rerun_experiment
 
     cli = dict(name=args.name, storage=args.storage, num_samples=args.num_samples,
                seed=args.seed)
@@ -138,8 +139,8 @@ def _load(args: argparse.Namespace):
 
 def _plan(args: argparse.Namespace) -> int:
     from tuner.budget import BudgetLadder
-    from tuner.config import ConfigError, load_experiment
-    from tuner.plan import format_plan, plan
+    from tuner.experiment.config import ConfigError, load_experiment
+    from tuner.schedulers.plan import format_plan, plan
 
     if args.experiment:
         exp = load_experiment(args.experiment, args.overrides)
@@ -167,7 +168,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _methods() -> int:
-    from tuner import methods
+    from tuner.compose import methods
 
     print(methods.describe())
     return 0
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "launch" and not args.address:
-        from tuner.runner import local_only_env
+        from tuner.launch.ray_session import local_only_env
 
         local_only_env()  # before anything imports ray
     if args.command is None:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from search_spaces import SpaceError
     from tuner.budget import BudgetError
-    from tuner.config import ConfigError
+    from tuner.experiment.config import ConfigError
 
     try:
         if args.command == "launch":

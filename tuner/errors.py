@@ -3,7 +3,7 @@
 ``ConfigError`` is the one class the Python API raises (``tuner.ConfigError``) and the CLI turns
 into one line on stderr and exit code 2. The more specific classes subclass it, so
 ``except tuner.ConfigError`` catches a bad budget, an unknown method or a scheduler option typo
-alike; they live here so that ``tuner.config``, ``tuner.registry``, ``tuner.methods`` and
+alike; they live here so that ``tuner.experiment.config``, ``tuner.compose.checks``, ``tuner.compose.methods`` and
 ``tuner.schedulers`` can all raise them without importing one another.
 """
 

@@ -51,7 +51,7 @@ def test_the_default_falls_back_on_an_instance_built_to_mislead(monkeypatch):
     """Low rungs rank backwards: asha-pso follows them to the worst configurations; the
     default (asha-pso + the rung check) runs trials to full fidelity once the rungs are
     measured to mislead."""
-    from tuner.methods import DEFAULT_METHOD
+    from tuner.compose.methods import DEFAULT_METHOD
 
     assert DEFAULT_METHOD == "asha-checked-pso"
     bench = synthetic.MisleadingFidelity()

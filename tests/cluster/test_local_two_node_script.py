@@ -45,7 +45,7 @@ def test_failed_node_start_is_reported_with_its_log(tmp_path):
 
 def test_nodes_start_without_the_local_only_switch(tmp_path):
     # a process that ran a local `tuner launch` in-process has RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
-    # (tuner.runner.local_only_env); a worker node started with it refuses to join the cluster
+    # (tuner.launch.runner.local_only_env); a worker node started with it refuses to join the cluster
     fake_ray = tmp_path / "ray"
     fake_ray.write_text('#!/usr/bin/env bash\necho "switch=${RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER-unset}"\n')
     fake_ray.chmod(0o755)

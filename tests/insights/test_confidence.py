@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.confidence import confidence_lines, wilson_interval, within_noise
-from tuner.results import TrialRecord
+from tuner.record.confidence import confidence_lines, wilson_interval, within_noise
+from tuner.record.results import TrialRecord
 
 
 def test_wilson_matches_the_closed_form_and_stays_inside_0_1():

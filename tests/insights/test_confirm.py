@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from tuner import confirm
-from tuner.config import parse_experiment
+from tuner.followup import confirm
+from tuner.experiment.config import parse_experiment
 from tuner.errors import ConfigError
-from tuner.run_folder import load_run
-from tuner.results import TrialRecord
+from tuner.followup.run_folder import load_run
+from tuner.record.results import TrialRecord
 
 EXP = {"name": "tiny", "trainable": "mlp", "config": {"dataset": "digits", "seed": 5},
        "space": {"lr": {"type": "float", "low": 1e-3, "high": 0.1, "log": True},

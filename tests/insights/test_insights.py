@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from search_spaces import Categorical, Float, Int, SearchSpace
-from tuner import insights
+from tuner.record import insights
 from tuner.budget import BudgetLadder
-from tuner.results import TrialRecord
+from tuner.record.results import TrialRecord
 
 SPACE = SearchSpace({"lr": Float(1e-4, 1e-1, log=True), "noise": Float(0.0, 1.0),
                      "width": Int(8, 64, log=True), "act": Categorical(("relu", "tanh"))})

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
-from tuner import refine
-from tuner.config import load_experiment
+from tuner.followup import refine
+from tuner.experiment.config import load_experiment
 from tuner.errors import ConfigError
 
 

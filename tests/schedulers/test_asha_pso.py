@@ -9,7 +9,7 @@ import numpy as np
 
 from benchmarks import peers, simulator
 from benchmarks.synthetic import SyntheticCurves
-from tuner.methods import METHODS, resolve
+from tuner.compose.methods import METHODS, resolve
 
 
 def _final_regret(method: str, seed: int, bench) -> tuple[float, object]:

@@ -9,8 +9,8 @@ import pytest
 
 from search_spaces import Categorical, Float, Int, SearchSpace
 from tuner.budget import BudgetLadder
-from tuner.methods import build_searcher
-from tuner.mf_searcher import ladder_milestones
+from tuner.compose.methods import build_searcher
+from tuner.searchers.mf_tpe import ladder_milestones
 from tuner.schedulers import make_scheduler
 from tuner.schedulers.controller import StubController, make_trial
 

@@ -10,7 +10,7 @@ import pytest
 from search_spaces import Float, SearchSpace
 from tuner.budget import BudgetLadder
 from tuner.cli import main
-from tuner.plan import format_plan, plan
+from tuner.schedulers.plan import format_plan, plan
 from tuner.schedulers import SchedulerError
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"

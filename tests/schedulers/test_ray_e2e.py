@@ -10,7 +10,7 @@ import pytest
 
 from search_spaces import Categorical, Float, SearchSpace
 from tuner.budget import BudgetLadder
-from tuner.methods import build_searcher, resolve
+from tuner.compose.methods import build_searcher, resolve
 from tuner.schedulers import concurrency_hint, make_scheduler
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

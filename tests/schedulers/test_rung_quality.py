@@ -8,7 +8,7 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from tuner.budget import BudgetLadder
-from tuner.rung_quality import RungAgreement, kendall_tau
+from tuner.schedulers.rung_quality import RungAgreement, kendall_tau
 from tuner.schedulers import make_scheduler
 from tuner.schedulers.controller import make_trial
 

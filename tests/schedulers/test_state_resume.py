@@ -11,7 +11,7 @@ import pytest
 
 from search_spaces import Categorical, Float, Int, SearchSpace
 from tuner.budget import BudgetLadder
-from tuner.resume import SchedulerStateCallback
+from tuner.launch.resume import SchedulerStateCallback
 from tuner.schedulers import SeededPB2, make_scheduler, pb2_params
 from tuner.schedulers.controller import StubController, make_trial
 from tuner.schedulers.pbt import lineage_markdown

@@ -156,7 +156,7 @@ def test_without_lightning_import_works_and_the_factory_says_how_to_install(monk
         module.TuneEpochCallback()
     # `tuner launch` imports the example for `trainable:` and reports that line, exit code 2
     from tuner.errors import ConfigError
-    from tuner.user_code import load_callable
+    from tuner.experiment.user_code import load_callable
 
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.setitem(sys.modules, "examples.lightning_digits", None)

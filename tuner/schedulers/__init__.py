@@ -28,6 +28,7 @@ __all__ = [
     "PAUSING_SCHEDULERS",
     "POPULATION_SCHEDULERS",
     "SCHEDULERS",
+    "COMMON_OPTIONS",
     "CheckedASHA",
     "LadderFIFO",
     "LadderMedian",
@@ -111,7 +112,7 @@ _BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], type]] = {
 
 # Options every builder accepts and ignores when it has no use for them, so the runner can
 # pass the same keyword set (e.g. the space) whatever the scheduler.
-_COMMON = {"space"}
+COMMON_OPTIONS = {"space"}  # options every scheduler accepts
 
 
 def scheduler_options(name: str) -> list[str]:
@@ -130,7 +131,7 @@ def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
     if mode not in ("min", "max"):
         raise SchedulerError(f"scheduler {name}: mode must be 'min' or 'max', got {mode!r}")
     valid = scheduler_options(name)
-    unknown = sorted(set(options) - set(valid) - _COMMON)
+    unknown = sorted(set(options) - set(valid) - COMMON_OPTIONS)
     if unknown:
         raise SchedulerError(f"scheduler {name}: unknown option {unknown[0]!r}; valid: "
                              f"{', '.join(valid) or '(none)'}")

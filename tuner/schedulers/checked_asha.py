@@ -1,6 +1,6 @@
 """``asha-checked``: ASHA that stops trials only on rungs that rank like the top rung.
 
-Seeded ASHA (``tuner.schedulers.asha``) plus ``tuner.rung_quality.RungAgreement``: every
+Seeded ASHA (``tuner.schedulers.asha``) plus ``tuner.schedulers.rung_quality.RungAgreement``: every
 result at a rung and at the top is recorded, and when ASHA would STOP a trial at a rung whose
 ranking credibly disagrees with the top rung's (Kendall τ + se below ``tau_min``), the trial
 CONTINUEs instead. The value stays in the rung's statistics (Ray's bracket records it either
@@ -21,7 +21,7 @@ from typing import Any
 from ray.tune.schedulers import TrialScheduler
 
 from tuner.budget import BudgetLadder
-from tuner.rung_quality import RungAgreement
+from tuner.schedulers.rung_quality import RungAgreement
 from tuner.schedulers.asha import SeededASHA
 
 __all__ = ["CheckedASHA"]

@@ -16,7 +16,7 @@ does this; here:
   population (it should not be a learning one: it sees the original configs only).
 * Trials stop at ``ladder.max``; interval defaults to the ladder's second rung (``min·η``).
 
-State across ``--resume`` (``get_state``/``set_state``, carried by ``tuner.resume``): Ray keys
+State across ``--resume`` (``get_state``/``set_state``, carried by ``tuner.launch.resume``): Ray keys
 PBT's per-trial state by ``Trial`` object and rebuilds the scheduler empty, so a resumed
 population would forget every score, perturbation time and the RNG draws already made. Here it
 is snapshotted by trial id and handed back in ``on_trial_add`` when Ray re-adds each trial.

@@ -13,7 +13,7 @@ default it continues instead (``pause_when_few=True`` restores Ray's behaviour).
 
 Ray's rule keeps every trial's curve keyed by the ``Trial`` object and ``Tuner.restore``
 rebuilds the scheduler empty, so a resumed median rule would judge the remaining trials against
-nobody. ``get_state``/``set_state`` (carried by ``tuner.resume``) keep the curves by trial id;
+nobody. ``get_state``/``set_state`` (carried by ``tuner.launch.resume``) keep the curves by trial id;
 Ray re-adds every trial on restore and ``on_trial_add`` hands each its curve back.
 """
 

@@ -16,7 +16,7 @@ from tuner.searchers.bayesopt import GPSearcher
 from tuner.searchers.optuna_tpe import OptunaTPESearcher
 from tuner.searchers.pso import PSOSearcher
 from tuner.searchers.tpe import TPESearcher
-from tuner.searchers.validate import check_searcher_space
+from tuner.searchers.validate import check_space
 
 __all__ = [
     "ALIASES",
@@ -42,7 +42,7 @@ SEARCHERS: dict[str, Callable[..., SpaceSearcher]] = {
 }
 
 
-# Old names (tuner.methods.canonical prints their deprecation line for experiments).
+# Old names (tuner.compose.methods.canonical prints their deprecation line for experiments).
 ALIASES = {"tpe": "hyperopt-tpe"}
 
 
@@ -52,3 +52,12 @@ def make_searcher(name: str, space: SearchSpace, **kwargs: Any) -> SpaceSearcher
     if name not in SEARCHERS:
         raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")
     return SEARCHERS[name](space, **kwargs)
+
+
+def check_searcher_space(name: str, space: SearchSpace) -> None:
+    """Raise ``SpaceError`` with an actionable message when searcher ``name`` cannot use
+    ``space``; an unknown name raises ``KeyError`` listing the valid ones, like
+    ``make_searcher``."""
+    if name not in SEARCHERS:
+        raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")
+    check_space(name, space)

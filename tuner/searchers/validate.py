@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from search_spaces import SearchSpace, SpaceError
 
-__all__ = ["check_searcher_space"]
+__all__ = ["check_space"]
 
 
-def check_searcher_space(name: str, space: SearchSpace) -> None:
-    """Raise ``SpaceError`` with an actionable message when searcher ``name`` cannot use ``space``.
-
-    Unknown names raise ``KeyError`` listing the valid ones, like ``make_searcher``.
-    """
-    from tuner.searchers import SEARCHERS  # late: the registry imports this module
-
-    if name not in SEARCHERS:
-        raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")
+def check_space(name: str, space: SearchSpace) -> None:
+    """Raise ``SpaceError`` with an actionable message when searcher ``name`` cannot use
+    ``space`` (the registry, ``tuner.searchers.check_searcher_space``, checks the name)."""
     if not isinstance(space, SearchSpace):
         raise SpaceError(f"{name}: expected a SearchSpace, got {type(space).__name__}")
     if name == "grid":
