@@ -29,6 +29,7 @@ from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
 from tuner.budget import BudgetLadder
+from tuner.schedulers.controller import ControlledTrial, Controller
 
 __all__ = ["SimController", "SimTask", "SimTrial", "Trajectory", "simulate"]
 
@@ -117,49 +118,26 @@ class _Curve:
         return value, seconds
 
 
-@dataclass(eq=False)
-class SimTrial:
-    """What Ray's schedulers read from a ``Trial``; hashed by identity like Ray's."""
+@dataclass(eq=False, repr=False)
+class SimTrial(ControlledTrial):
+    """A trial on the surrogate clock: its last completed level is its checkpoint."""
 
-    trial_id: str
-    config: dict
-    status: str = PENDING
     level: int = 0  # last completed level (the checkpoint)
-    last_result: dict = field(default_factory=dict)
-    time_total_s: float = 0.0
-    is_saving: bool = False
     checkpoint: Any = None
-    experiment_tag: str = ""
-    run_metadata: Any = None
-    temporary_state: Any = None
     curve: Any = None
-
-    @property
-    def evaluated_params(self) -> dict:
-        return self.config
-
-    def is_finished(self) -> bool:
-        return self.status in (TERMINATED, Trial.ERROR)
-
-    def set_config(self, config: dict) -> None:
-        self.config = config
-
-    def set_experiment_tag(self, tag: str) -> None:
-        self.experiment_tag = tag
 
     def __repr__(self) -> str:
         return f"SimTrial({self.trial_id}, {self.status}, level={self.level})"
 
 
-class SimController:
-    """The part of ``TuneController`` schedulers call: trials, ``stop_trial``, ``pause_trial``.
-
-    ``get_trials`` returns live trials only (the schedulers here only look for PENDING/PAUSED
-    ones), which keeps FIFO's ``choose_trial_to_run`` O(live) instead of O(all) at 100k trials.
-    """
+class SimController(Controller):
+    """Ray's controller as the schedulers see it (``tuner.schedulers.controller``), keeping
+    only live trials: ``get_trials`` lists those (the schedulers here only look for
+    PENDING/PAUSED ones), which keeps FIFO's ``choose_trial_to_run`` O(live) instead of O(all)
+    at 100k trials."""
 
     def __init__(self, searcher: Searcher, scheduler: TrialScheduler):
-        self.search_alg, self.scheduler = searcher, scheduler
+        super().__init__(scheduler, searcher)
         self.live: dict[SimTrial, None] = {}
         self.running: dict[SimTrial, int] = {}  # trial -> event sequence number in flight
         self.num_trials = 0
@@ -167,29 +145,14 @@ class SimController:
     def get_trials(self) -> list[SimTrial]:
         return list(self.live)
 
-    def get_live_trials(self) -> set[SimTrial]:
-        return set(self.live)
-
-    def _set_trial_status(self, trial: SimTrial, status: str) -> None:
-        trial.status = status
-
-    def _schedule_trial_save(self, trial, *args, **kwargs) -> None:
-        return None
+    def get_live_trials(self) -> list[SimTrial]:
+        return list(self.live)
 
     def pause_trial(self, trial: SimTrial, should_checkpoint: bool = True) -> None:
         self.running.pop(trial, None)  # an in-flight step is discarded (Ray checkpoints now)
         trial.status = PAUSED
 
-    def stop_trial(self, trial: SimTrial) -> None:
-        """Ray's semantics: PENDING/PAUSED → ``on_trial_remove`` + result-less completion."""
-        if trial.status in (TERMINATED, Trial.ERROR):
-            return
-        if trial.status in (PENDING, PAUSED):
-            self.scheduler.on_trial_remove(self, trial)
-            self.search_alg.on_trial_complete(trial.trial_id)
-        else:
-            self.scheduler.on_trial_complete(self, trial, trial.last_result)
-            self.search_alg.on_trial_complete(trial.trial_id, result=trial.last_result)
+    def ended(self, trial: SimTrial) -> None:
         self.running.pop(trial, None)
         trial.status = TERMINATED
         self.live.pop(trial, None)

@@ -44,6 +44,7 @@ from ray.tune.search import Searcher
 
 from tuner.launch.packed import state as pack_state
 from tuner.launch.packed.state import CHECKPOINT_PREFIX
+from tuner.schedulers.controller import ControlledTrial, Controller
 
 PENDING, RUNNING, PAUSED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED
 TERMINATED, ERROR = Trial.TERMINATED, Trial.ERROR
@@ -122,31 +123,13 @@ class PackWorker:
         return out, socket.gethostname()
 
 
-class _CheckpointSlot:
-    """The one part of Ray's `_CheckpointManager` PBT touches: `_exploit` sets
-    `_latest_checkpoint_result` (a `_TrainingResult`) to the checkpoint the trial continues
-    from (`ray/tune/schedulers/pbt.py`); the executor copies it in (`_adopt_exploits`)."""
-
-    _latest_checkpoint_result: Any = None
-
-
-class _RunMetadata:
-    def __init__(self) -> None:
-        self.checkpoint_manager = _CheckpointSlot()
-
-
 @dataclass(eq=False, repr=False)
-class PackTrial:
-    """What Ray's schedulers and searchers read from a `Trial`; hashed by identity."""
+class PackTrial(ControlledTrial):
+    """A member of a pack, as a trial; what the executor keeps besides Ray's fields."""
 
-    trial_id: str
-    config: dict
     order: int = 0
-    status: str = PENDING
-    last_result: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     epochs: int = 0
-    time_total_s: float = 0.0
     checkpoint: str | None = None  # directory holding the member's TrainingRun state
     checkpoint_epoch: int = 0
     checkpoint_reports: int = 0  # len(history) when `checkpoint` was taken
@@ -157,26 +140,6 @@ class PackTrial:
     worker: Any = None  # the _Worker holding it while RUNNING
     pending_action: str | None = None  # "pause" / "drop" (pause, no save) / "stop" asked
     # while its epoch was in flight
-    is_saving: bool = False
-    experiment_tag: str = ""
-    run_metadata: Any = field(default_factory=_RunMetadata)
-    temporary_state: Any = None
-
-    def __repr__(self) -> str:  # Ray's schedulers log trials by their id, as `Trial` prints
-        return self.trial_id
-
-    @property
-    def evaluated_params(self) -> dict:
-        return self.config
-
-    def is_finished(self) -> bool:
-        return self.status in (TERMINATED, ERROR)
-
-    def set_config(self, config: dict) -> None:
-        self.config = config
-
-    def set_experiment_tag(self, tag: str) -> None:
-        self.experiment_tag = tag
 
 
 @dataclass(eq=False)
@@ -209,14 +172,13 @@ class PackPlan:
     snapshot_s: float = 2.0  # Ray's TUNE_GLOBAL_CHECKPOINT_S as tuner.launch.runner sets it
 
 
-class PackExecutor:
+class PackExecutor(Controller):
     """Tune with packs: the controller role of Ray's `TuneController`, for packed trials."""
 
     def __init__(self, plan: PackPlan, trainable_cls: Any, searcher: Searcher,
                  scheduler: TrialScheduler, write: Callable[[str], None] = print) -> None:
+        super().__init__(scheduler, searcher)
         self.plan, self.cls, self.write = plan, trainable_cls, write
-        self.search_alg, self.scheduler = searcher, scheduler
-        self.trials: list[PackTrial] = []
         self.workers: list[_Worker] = []
         self.inflight: dict[Any, _Worker] = {}
         self.searcher_done = False
@@ -227,15 +189,6 @@ class PackExecutor:
         self._snapshot_at = time.monotonic()
 
     # ---- what Ray's schedulers call on the controller ------------------------------------
-    def get_trials(self) -> list[PackTrial]:
-        return list(self.trials)
-
-    def get_live_trials(self) -> set[PackTrial]:
-        return {t for t in self.trials if not t.is_finished()}
-
-    def _set_trial_status(self, trial: PackTrial, status: str) -> None:
-        trial.status = status
-
     def _schedule_trial_save(self, trial: PackTrial, *args, **kwargs) -> Any:
         """PBT asks a top trial for the checkpoint a bottom one may clone: saved now (the
         trial's epoch has just returned, so its worker is idle), kept until PBT asks again
@@ -258,15 +211,8 @@ class PackExecutor:
         self._leave(trial, save=should_checkpoint)
         trial.status = PAUSED
 
-    def stop_trial(self, trial: PackTrial) -> None:
-        """Ray's semantics: PENDING/PAUSED → `on_trial_remove` + result-less completion."""
-        if trial.is_finished():
-            return
-        if trial.status in (PENDING, PAUSED):
-            self.scheduler.on_trial_remove(self, trial)
-            self.search_alg.on_trial_complete(trial.trial_id)
-            trial.status = TERMINATED
-            return
+    def complete_running(self, trial: PackTrial) -> None:
+        """Stopping a running member: at once, or when its epoch in flight returns."""
         if trial.worker.busy:
             trial.pending_action = "stop"
             return
