@@ -1,6 +1,6 @@
 """One wiring for an experiment: searcher + scheduler + concurrency limit, built in one place.
 
-``tuner launch`` (``tuner.launch.runner._build_tuner``) and the simulated-time benchmark runner
+``tuner launch`` (``tuner.launch.runner``) and the simulated-time benchmark runner
 (``benchmarks.peers``) both call ``wire``, so what a benchmark measures is what a user runs.
 Before this module each built its own: the benchmark's copy had drifted (the space passed only
 to PBT, no warm start), which is how a measured method stops being the shipped one (issue 12).

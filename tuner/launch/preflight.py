@@ -1,8 +1,10 @@
-"""Checks before Ray starts: the results folder, a resumed experiment, this machine's resources.
+"""Checks before Ray starts: the results folder, storage, a resumed experiment, resources.
 
-Each refusal is one :class:`~tuner.errors.ConfigError` line (exit code 2) and touches nothing:
-a run that would wait forever for a GPU the laptop does not have, or silently relabel a
-finished run with settings it never ran with, is stopped before it starts.
+Each refusal is one :class:`~tuner.errors.ConfigError` line (exit code 2) and writes nothing
+(the storage check writes and removes one probe file): a run that would wait forever for a
+GPU the laptop does not have, or silently relabel a finished run with settings it never ran
+with, is stopped before it starts. Writing the manifest is ``tuner.record.manifest``'s job,
+holding the lock ``tuner.launch.lock``'s, extending a resumed run ``tuner.launch.resume``'s.
 """
 
 from __future__ import annotations
