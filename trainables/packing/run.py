@@ -201,12 +201,6 @@ class PackedRun:
     def save_member(self, member_id: MemberId, path) -> None:
         torch.save(self.member_state(member_id), path)
 
-    def load_member(self, member_id: MemberId, state: Mapping[str, Any]) -> None:
-        """Restore a member from a `TrainingRun` state (its config's hyperparameters win)."""
-        run = self.members[member_id]
-        run.load_state_dict(state)
-        self._write_row(self.rows[member_id], run)
-
     # ---- data --------------------------------------------------------------------------
     def _add_data(self, run: TrainingRun) -> None:
         """Pool every distinct dataset's training tensors (members' seeds may split apart)."""
