@@ -68,15 +68,11 @@ class CheckedASHA(SeededASHA):
 
     def get_state(self) -> dict:
         state = super().get_state()
-        state["agreement"] = {str(r): list(map(list, p))
-                              for r, p in self.agreement._pairs.items()}
+        state["agreement"] = self.agreement.get_state()
         state["overruled"] = self.overruled
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        for r, pairs in state.get("agreement", {}).items():
-            self.agreement._pairs[int(r)].extend(tuple(p) for p in pairs)
-        self.agreement._cache.clear()
-        self.agreement._fresh = {r: 0 for r in self.agreement.rungs}
+        self.agreement.set_state(state.get("agreement", {}))
         self.overruled = state.get("overruled", 0)

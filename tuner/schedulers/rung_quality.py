@@ -109,5 +109,16 @@ class RungAgreement:
         """The (rung value, top value) pairs τ is computed from, oldest first."""
         return list(self._pairs[rung])
 
+    def get_state(self) -> dict[str, list]:
+        """The pairs per rung (what ``--resume`` must carry; live trials' values are redone
+        as they report again)."""
+        return {str(r): list(map(list, p)) for r, p in self._pairs.items()}
+
+    def set_state(self, state: dict[str, list]) -> None:
+        for r, pairs in state.items():
+            self._pairs[int(r)].extend(tuple(p) for p in pairs)
+        self._cache.clear()
+        self._fresh = {r: 0 for r in self.rungs}
+
     def summary(self) -> dict[int, TauEstimate]:
         return {r: self.estimate(r) for r in self.rungs}
