@@ -41,15 +41,19 @@ class CheckedASHA(SeededASHA):
                                        tau_min=tau_min, z=z)
         self.overruled = 0  # STOPs turned into CONTINUE on a misleading rung
 
-    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+    def _record(self, trial, result: dict) -> tuple[Any, float]:
+        """(level, signed value) of a result, recorded for the rung check when both exist."""
         level = result.get(self._time_attr)
-        value = result.get(self._metric)
         try:
-            signed = self._metric_op * float(value)
+            signed = self._metric_op * float(result.get(self._metric))
         except (TypeError, ValueError):
             signed = math.nan
         if level is not None and math.isfinite(signed):
             self.agreement.record(trial.trial_id, int(level), signed)
+        return level, signed
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        level, signed = self._record(trial, result)
         decision = super().on_trial_result(tune_controller, trial, result)
         if decision == TrialScheduler.STOP and level is not None and level < self._max_t \
                 and math.isfinite(signed) and self.agreement.misleads(int(level)):
@@ -59,6 +63,13 @@ class CheckedASHA(SeededASHA):
         return decision
 
     def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        """Ray's controller hands a trial's last result (the top rung, when the stop
+        criterion ends it there) to ``on_trial_complete`` only, never to ``on_trial_result``
+        (``TuneController._process_trial_result``): the top value is recorded here, or the
+        check would never see a pair. Recording it twice adds nothing (the first took the
+        trial's rung values)."""
+        if result:
+            self._record(trial, result)
         self.agreement.forget(trial.trial_id)
         super().on_trial_complete(tune_controller, trial, result)
 
