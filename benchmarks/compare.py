@@ -30,6 +30,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -248,7 +249,8 @@ def replot(out: Path) -> None:
     plot(fracs, grids, curves, methods, instances, out / "regret.png")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: which instances, methods and seeds, how many processes, where to."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split(
         "\n")[0])
     p.add_argument("--instances", default="dev",
@@ -263,37 +265,66 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after this long, keeping only complete seeds (seed-major order)")
     p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
-    from benchmarks import peers
+    return p.parse_args(argv)
 
-    instances = instance_names(args.instances)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in peers.ALL_METHODS]
-    if unknown:
-        print(f"compare: unknown method {unknown[0]!r}; one of {', '.join(peers.ALL_METHODS)}",
-              file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+
+@dataclass
+class _Collected:
+    """The finished runs, keyed (instance, method, seed): what every output is made of.
+
+    ``fracs``/``runs`` hold the full-fidelity axis (the headline), ``fracs_any``/``runs_any``
+    the any-fidelity one; ``seeds_done`` counts the seeds complete for every instance x method.
+    """
+
+    seeds_done: int
+    rows: list[dict] = field(default_factory=list)
+    fracs: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)
+    fracs_any: dict = field(default_factory=dict)
+    runs_any: dict = field(default_factory=dict)
+
+    def add(self, job: tuple, row: dict, frac: dict, run: dict) -> None:
+        """Keep one finished run: its row and both axes of its regret curves."""
+        key = job[:3]
+        self.rows.append(row)
+        self.fracs[key], self.runs[key] = frac["full"], run["full"]
+        self.fracs_any[key], self.runs_any[key] = frac["any"], run["any"]
+
+    def keep_only(self, keep: set) -> None:
+        """Drop the runs of incomplete seeds (after a stop)."""
+        self.rows = [r for r in self.rows if (r["instance"], r["method"], r["seed"]) in keep]
+        self.fracs, self.runs, self.fracs_any, self.runs_any = (
+            {k: v for k, v in d.items() if k in keep}
+            for d in (self.fracs, self.runs, self.fracs_any, self.runs_any))
+
+
+def _stop_pool(pool: ProcessPoolExecutor | None) -> None:
+    """End the worker processes now instead of letting queued runs finish after a stop."""
+    if pool:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()  # our own workers, by handle
+
+
+def _run_all(args: argparse.Namespace, instances: list[str], methods: list[str], path: Path,
+             t0: float) -> _Collected:
+    """Every run, one row of ``runs.csv`` each as it ends; on Ctrl-C or past --max-minutes,
+    only the seeds complete for every instance x method are kept (and ``runs.csv`` rewritten)."""
     # seed-major, so an interrupted run (Ctrl-C) still has every instance x method per seed
     jobs = [(i, m, s, args.workers, args.budget_scale)
             for s in range(args.first_seed, args.first_seed + args.seeds)
             for i in instances for m in methods]
-    rows, fracs, runs, fracs_any, runs_any = [], {}, {}, {}, {}
-    t0 = time.perf_counter()
+    done = _Collected(seeds_done=args.seeds)
     pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
     results = (f.result() for f in [pool.submit(_job, j) for j in jobs]) if pool \
         else map(_job, jobs)
     deadline = t0 + 60 * args.max_minutes if args.max_minutes else None
-    seeds_done = args.seeds
-    with open(out / "runs.csv", "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = None
         try:
             for k, (job, (row, frac, run)) in enumerate(results, 1):
-                key = job[:3]
-                rows.append(row)
-                fracs[key], runs[key] = frac["full"], run["full"]
-                fracs_any[key], runs_any[key] = frac["any"], run["any"]
+                done.add(job, row, frac, run)
                 if writer is None:
                     writer = csv.DictWriter(f, fieldnames=list(row))
                     writer.writeheader()
@@ -304,42 +335,45 @@ def main(argv: list[str] | None = None) -> int:
                 if deadline and time.perf_counter() > deadline and k < len(jobs):
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            seeds_done = len(rows) // (len(instances) * len(methods))
-            print(f"stopped early: keeping the {seeds_done} complete seeds", file=sys.stderr)
-            if pool:
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.terminate()  # our own workers, by handle
-            keep = {(i, m, s) for i in instances for m in methods
-                    for s in range(args.first_seed, args.first_seed + seeds_done)}
-            rows = [r for r in rows if (r["instance"], r["method"], r["seed"]) in keep]
-            fracs, runs, fracs_any, runs_any = ({k: v for k, v in d.items() if k in keep}
-                                                for d in (fracs, runs, fracs_any, runs_any))
-        if seeds_done < args.seeds:  # rewrite runs.csv with the complete seeds only
-            f.seek(0)
-            f.truncate()
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["instance"])
-            writer.writeheader()
-            writer.writerows(rows)
-    if not rows:
-        print("compare: no complete seed within --max-minutes", file=sys.stderr)
-        return 1
-    grids, curves = _time_curves(runs, instances)
-    _, curves_any = _time_curves(runs_any, instances)
-    with open(out / "curves.csv", "w", newline="") as f:
+            done.seeds_done = len(done.rows) // (len(instances) * len(methods))
+            print(f"stopped early: keeping the {done.seeds_done} complete seeds",
+                  file=sys.stderr)
+            _stop_pool(pool)
+            done.keep_only({(i, m, s) for i in instances for m in methods
+                            for s in range(args.first_seed, args.first_seed + done.seeds_done)})
+        if done.seeds_done < args.seeds:  # rewrite runs.csv with the complete seeds only
+            _rewrite_rows(f, done.rows)
+    return done
+
+
+def _rewrite_rows(f, rows: list[dict]) -> None:
+    """Replace what ``runs.csv`` holds by ``rows`` (the complete seeds after a stop)."""
+    f.seek(0)
+    f.truncate()
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["instance"])
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _write_curves(path: Path, done: _Collected, grids, curves, curves_any) -> None:
+    """``curves.csv``: regret per run at the budget fractions and on the time grid, both axes
+    (what ``replot`` redraws the figures from)."""
+    with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["instance", "method", "seed", "axis", "x", "regret"])
-        for suffix, fr, cu in (("", fracs, curves), ("_any", fracs_any, curves_any)):
+        for suffix, fr, cu in (("", done.fracs, curves), ("_any", done.fracs_any, curves_any)):
             for (i, m, s), v in fr.items():
                 w.writerows([i, m, s, "budget_fraction" + suffix, x, f"{y:.6g}"]
                             for x, y in zip(FRACTIONS, v))
             for (i, m, s), v in cu.items():
                 w.writerows([i, m, s, "sim_seconds" + suffix, f"{x:.6g}", f"{y:.6g}"]
                             for x, y in zip(grids[i], v))
-    table = summarise(rows, fracs, grids, curves, methods, instances)
-    (out / "table.md").write_text(table + "\n")
-    plot(fracs, grids, curves, methods, instances, out / "regret.png")
+
+
+def _write_readme(out: Path, argv: list[str] | None, args: argparse.Namespace,
+                  instances: list[str], methods: list[str], seeds_done: int, t0: float,
+                  table: str) -> None:
+    """``README.md``: the exact command that made this folder, its scale, and the table."""
     command = "python -m benchmarks.compare " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     (out / "README.md").write_text(
@@ -351,6 +385,41 @@ def main(argv: list[str] | None = None) -> int:
         f"Instances: {', '.join(instances)}\n\n{table}\n\n"
         "Files: runs.csv (one row per run), curves.csv, regret.png (vs budget fraction), "
         "regret_vs_time.png (vs simulated wall-clock). See docs/benchmarks.md.\n")
+
+
+def _write_results(out: Path, done: _Collected, instances: list[str],
+                   methods: list[str]) -> str:
+    """``curves.csv``, ``table.md`` and both figures from the kept runs; returns the table."""
+    grids, curves = _time_curves(done.runs, instances)
+    _, curves_any = _time_curves(done.runs_any, instances)
+    _write_curves(out / "curves.csv", done, grids, curves, curves_any)
+    table = summarise(done.rows, done.fracs, grids, curves, methods, instances)
+    (out / "table.md").write_text(table + "\n")
+    plot(done.fracs, grids, curves, methods, instances, out / "regret.png")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run every instance x method x seed, write the outputs; the exit status."""
+    args = _parse_args(argv)
+    from benchmarks import peers
+
+    instances = instance_names(args.instances)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in peers.ALL_METHODS]
+    if unknown:
+        print(f"compare: unknown method {unknown[0]!r}; one of {', '.join(peers.ALL_METHODS)}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    done = _run_all(args, instances, methods, out / "runs.csv", t0)
+    if not done.rows:
+        print("compare: no complete seed within --max-minutes", file=sys.stderr)
+        return 1
+    table = _write_results(out, done, instances, methods)
+    _write_readme(out, argv, args, instances, methods, done.seeds_done, t0, table)
     print(table)
     return 0
 

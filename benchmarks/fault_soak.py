@@ -230,6 +230,104 @@ def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
     return result
 
 
+class _Explained:
+    """Which lost work a fault explains, from when the driver, processes and node were killed.
+
+    A driver kill loses what happened after Ray's last experiment snapshot (``lag`` seconds
+    before it); a process kill, a checkpoint written ``SAVE_IN_FLIGHT_S`` before it; a node
+    kill, one written up to ``NODE_DYING_S`` after it (see :func:`figures`).
+    """
+
+    def __init__(self, driver_killed_at: float, kills_at, node_kills_at, lag: float):
+        self.driver_killed_at, self.lag = driver_killed_at, lag
+        self.kills_at, self.node_kills_at = kills_at, node_kills_at
+
+    def in_lag(self, at: float) -> bool:
+        """``at`` lies in the driver's last snapshot window, which the resumed run forgot."""
+        return self.driver_killed_at - self.lag <= at <= self.driver_killed_at
+
+    def lost(self, save_at: float) -> bool:
+        """A checkpoint saved at ``save_at`` the restarted run could not know of."""
+        return (self.in_lag(save_at)
+                or any(k - SAVE_IN_FLIGHT_S <= save_at <= k for k in self.kills_at)
+                or any(k - SAVE_IN_FLIGHT_S <= save_at <= k + NODE_DYING_S
+                       for k in self.node_kills_at))
+
+
+def _replay(events: list[list], explained: _Explained):
+    """Walk the trainable's log in time order; per trial the epochs finished (in order) and
+    the time first seen, and the counts of restores, redone epochs and restarts — each kind
+    split into all and those no fault explains."""
+    done: dict[str, list[int]] = defaultdict(list)  # epochs in the order they were finished
+    saves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    count = defaultdict(int)
+    first_seen: dict[str, float] = {}
+    for kind, trial, epoch, _pid, at in sorted(events, key=lambda e: e[4]):
+        first_seen.setdefault(trial, at)
+        if kind == "save":
+            saves[trial].append((epoch, at))
+        elif kind == "load":
+            count["restores"] += 1
+        elif kind == "epoch":
+            _count_epoch(trial, epoch, done, saves, count, explained)
+            done[trial].append(epoch)
+    return done, count, first_seen
+
+
+def _count_epoch(trial: str, epoch: int, done: dict, saves: dict, count: dict,
+                 explained: _Explained) -> None:
+    """Count an epoch finished again (covered by a checkpoint or not) and a restart that goes
+    back on finished work (from epoch 1 although a checkpoint existed, or not)."""
+    covering = [t for e, t in saves[trial] if e >= epoch]
+    if epoch in done[trial]:
+        count["redone"] += 1
+        if covering:  # a checkpoint at or after this epoch had been written
+            count["redone_covered"] += 1
+            count["redone_covered_unexplained"] += not explained.lost(max(covering))
+    if done[trial] and epoch <= done[trial][-1]:
+        count["restarts_redoing_work"] += 1
+        if epoch == 1 and saves[trial]:
+            count["from_scratch"] += 1
+            count["from_scratch_unexplained"] += not explained.lost(saves[trial][-1][1])
+
+
+def _trial_figures(rows: list[dict], promised: int, done: dict, first_seen: dict,
+                   explained: _Explained) -> dict:
+    """Trials promised, in ``trials.csv``, that ran, unknown to the run, errored, by status."""
+    csv_ids = {r["trial_id"] for r in rows}
+    unknown = sorted(set(done) - csv_ids)
+    return {
+        "trials_promised": promised,
+        "trials_in_csv": len(rows),
+        "distinct_trials_in_csv": len(csv_ids),
+        "trials_that_ran": len(done),
+        "trials_in_csv_that_ran": len(csv_ids & set(done)),
+        "unknown_trials": unknown,
+        "unknown_trials_unexplained": [t for t in unknown
+                                       if not explained.in_lag(first_seen[t])],
+        "errored": {r["trial_id"]: r["status"] for r in rows if r["status"].startswith("err")},
+        "statuses": dict(sorted(_count(r["status"] for r in rows).items())),
+    }
+
+
+def _work_figures(done: dict, count: dict, retried: dict, report: str) -> dict:
+    """Epochs run and redone, restores, restarts, and retries (and which report.md lists)."""
+    section = report.split("## Retried trials", 1)[1] if "## Retried trials" in report else ""
+    return {
+        "epochs_total": sum(len(v) for v in done.values()),
+        "epochs_redone": count["redone"],
+        "epochs_redone_covered_by_a_checkpoint": count["redone_covered"],
+        "epochs_redone_covered_unexplained": count["redone_covered_unexplained"],
+        "restores_from_a_checkpoint": count["restores"],
+        "restarts_redoing_work": count["restarts_redoing_work"],
+        "restarts_from_scratch_despite_a_checkpoint": count["from_scratch"],
+        "restarts_from_scratch_unexplained": count["from_scratch_unexplained"],
+        "retries": sum(retried.values()),
+        "retried_trials": retried,
+        "retries_listed_in_report": sorted(t for t in retried if f"- {t}:" in section),
+    }
+
+
 def figures(experiment: Path, events: list[list], promised: int, driver_killed_at: float,
             kills_at: list[float] = (), node_kills_at: list[float] = (),
             lag: float = SNAPSHOT_LAG_S) -> dict:
@@ -247,64 +345,10 @@ def figures(experiment: Path, events: list[list], promised: int, driver_killed_a
     rows = list(csv.DictReader((experiment / "trials.csv").open()))
     report = (experiment / "report.md").read_text()
     retried = {r["trial_id"]: int(r["retries"]) for r in rows if int(r.get("retries") or 0)}
-
-    def in_lag(at: float) -> bool:
-        return driver_killed_at - lag <= at <= driver_killed_at
-
-    def lost(save_at: float) -> bool:  # a checkpoint the restarted run could not know of
-        return (in_lag(save_at)
-                or any(k - SAVE_IN_FLIGHT_S <= save_at <= k for k in kills_at)
-                or any(k - SAVE_IN_FLIGHT_S <= save_at <= k + NODE_DYING_S
-                       for k in node_kills_at))
-
-    done: dict[str, list[int]] = defaultdict(list)  # epochs in the order they were finished
-    saves: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    count = defaultdict(int)
-    first_seen: dict[str, float] = {}
-    for kind, trial, epoch, _pid, at in sorted(events, key=lambda e: e[4]):
-        first_seen.setdefault(trial, at)
-        if kind == "save":
-            saves[trial].append((epoch, at))
-        elif kind == "load":
-            count["restores"] += 1
-        elif kind == "epoch":
-            covering = [t for e, t in saves[trial] if e >= epoch]
-            if epoch in done[trial]:
-                count["redone"] += 1
-                if covering:  # a checkpoint at or after this epoch had been written
-                    count["redone_covered"] += 1
-                    count["redone_covered_unexplained"] += not lost(max(covering))
-            if done[trial] and epoch <= done[trial][-1]:
-                count["restarts_redoing_work"] += 1
-                if epoch == 1 and saves[trial]:
-                    count["from_scratch"] += 1
-                    count["from_scratch_unexplained"] += not lost(saves[trial][-1][1])
-            done[trial].append(epoch)
-    csv_ids = {r["trial_id"] for r in rows}
-    unknown = sorted(set(done) - csv_ids)
-    section = report.split("## Retried trials", 1)[1] if "## Retried trials" in report else ""
-    return {
-        "trials_promised": promised,
-        "trials_in_csv": len(rows),
-        "distinct_trials_in_csv": len(csv_ids),
-        "trials_that_ran": len(done),
-        "trials_in_csv_that_ran": len(csv_ids & set(done)),
-        "unknown_trials": unknown,
-        "unknown_trials_unexplained": [t for t in unknown if not in_lag(first_seen[t])],
-        "errored": {r["trial_id"]: r["status"] for r in rows if r["status"].startswith("err")},
-        "statuses": dict(sorted(_count(r["status"] for r in rows).items())),
-        "epochs_total": sum(len(v) for v in done.values()),
-        "epochs_redone": count["redone"],
-        "epochs_redone_covered_by_a_checkpoint": count["redone_covered"],
-        "epochs_redone_covered_unexplained": count["redone_covered_unexplained"],
-        "restores_from_a_checkpoint": count["restores"],
-        "restarts_redoing_work": count["restarts_redoing_work"],
-        "restarts_from_scratch_despite_a_checkpoint": count["from_scratch"],
-        "restarts_from_scratch_unexplained": count["from_scratch_unexplained"],
-        "retries": sum(retried.values()),
-        "retried_trials": retried,
-        "retries_listed_in_report": sorted(t for t in retried if f"- {t}:" in section),
-    }
+    explained = _Explained(driver_killed_at, kills_at, node_kills_at, lag)
+    done, count, first_seen = _replay(events, explained)
+    return {**_trial_figures(rows, promised, done, first_seen, explained),
+            **_work_figures(done, count, retried, report)}
 
 
 def _count(items) -> dict:

@@ -195,6 +195,172 @@ class Trajectory:
         return np.where(np.isfinite(best), best, np.nan) if len(best) else best
 
 
+class _Run:
+    """One :func:`simulate` call's state and steps, split out of one long function.
+
+    Holds what Ray's controller holds between events — the event heap, the simulated clock,
+    the free workers, the budget spent, the wall time spent deciding — so that each step of
+    its loop (suggest a trial, start one, keep enough pending, fill free workers, handle one
+    reported result) is a method on one state instead of a closure over many ``nonlocal`` names.
+    """
+
+    def __init__(self, task: SimTask, searcher: Searcher, scheduler: TrialScheduler, *,
+                 workers: int, budget: float, max_concurrent: int | None,
+                 max_pending: int, max_trials: int | None, max_results: int | None,
+                 max_wall_seconds: float | None):
+        self.task, self.searcher, self.scheduler = task, searcher, scheduler
+        self.budget, self.max_concurrent, self.max_pending = budget, max_concurrent, max_pending
+        self.max_trials, self.max_results = max_trials, max_results
+        self.max_wall_seconds = max_wall_seconds
+        self.ctl = SimController(searcher, scheduler)
+        self.traj = Trajectory(budget=budget)
+        self.heap: list[tuple[float, int, SimTrial, int, float, float]] = []
+        self.seq = itertools.count()
+        self.now, self.spent, self.free = 0.0, 0.0, workers
+        self.searcher_done = False
+        self.clock = _time.perf_counter
+        self.spent_deciding = 0.0
+        self.wall_start = self.clock()
+
+    def start(self, trial: SimTrial) -> None:
+        """Put ``trial``'s next level in flight on a worker: from its checkpoint, or first."""
+        task = self.task
+        level = (trial.config.get(SimTask.START) or task.first_level()) if trial.level == 0 \
+            else task.next_level(trial.level)
+        value, seconds = trial.curve.at(level)
+        trial.status = RUNNING
+        n = next(self.seq)
+        self.ctl.running[trial] = n
+        heapq.heappush(self.heap, (self.now + seconds, n, trial, level, value, seconds))
+        self.free -= 1
+
+    def new_trial(self) -> SimTrial | None:
+        """Ask the searcher for a config and hand the trial to the scheduler, as Ray does."""
+        ctl = self.ctl
+        if self.searcher_done or (self.max_trials is not None
+                                  and ctl.num_trials >= self.max_trials):
+            return None
+        trial_id = f"t{ctl.num_trials:06d}"
+        t0 = self.clock()
+        config = self.searcher.suggest(trial_id)
+        self.spent_deciding += self.clock() - t0
+        if config is None:
+            return None
+        if config == Searcher.FINISHED:
+            self.searcher_done = True
+            return None
+        trial = SimTrial(trial_id, dict(config))
+        trial.curve = _Curve(self.task, trial.config)
+        ctl.num_trials += 1
+        ctl.live[trial] = None
+        t0 = self.clock()
+        self.scheduler.on_trial_add(ctl, trial)
+        self.spent_deciding += self.clock() - t0
+        return trial
+
+    def top_up(self) -> None:
+        """Keep ``max_pending`` PENDING trials, within ``max_concurrent`` live ones (Ray's)."""
+        if self.spent >= self.budget:
+            return
+        live = self.ctl.live
+        pending = sum(1 for t in live if t.status == PENDING)
+        while pending < self.max_pending and (self.max_concurrent is None
+                                              or len(live) < self.max_concurrent):
+            if self.new_trial() is None:
+                return
+            pending += 1
+
+    def fill(self) -> None:
+        """Give every free worker the trial the scheduler chooses, topping up after each."""
+        self.top_up()
+        while self.free > 0 and self.spent < self.budget:
+            t0 = self.clock()
+            trial = self.scheduler.choose_trial_to_run(self.ctl)
+            self.spent_deciding += self.clock() - t0
+            if trial is None:
+                return
+            self.start(trial)
+            self.top_up()
+
+    def record(self, trial: SimTrial, t_end: float, level: int, value: float,
+               seconds: float) -> dict:
+        """Advance the clock and budget to a finished step; log it; return Ray's result."""
+        self.free += 1
+        self.now = t_end
+        self.spent += self.task.cost(level, trial.level)
+        trial.time_total_s += seconds
+        trial.level = level
+        result = {self.task.metric: value, "training_iteration": level, "epoch": level,
+                  "time_total_s": trial.time_total_s, "time_this_iter_s": seconds,
+                  "trial_id": trial.trial_id, "done": False}
+        trial.last_result = result
+        traj = self.traj
+        traj.spent.append(self.spent)
+        traj.clock.append(self.now)
+        traj.value.append(value)
+        traj.level.append(level)
+        traj.trial.append(int(trial.trial_id[1:]))
+        return result
+
+    def decide(self, trial: SimTrial, level: int, result: dict) -> tuple[str, bool]:
+        """The scheduler's and searcher's calls on a result, in the order Ray's controller
+        makes them, and the stop or pause they ask for; (decision, trial at its last level)."""
+        t0 = self.clock()
+        decision = self.scheduler.on_trial_result(self.ctl, trial, result)
+        if decision != TrialScheduler.STOP:
+            self.searcher.on_trial_result(trial.trial_id, result)
+        last = self.task.next_level(level) is None
+        if decision == TrialScheduler.STOP or last:
+            result["done"] = True
+            if trial.status == RUNNING:
+                self.ctl.stop_trial(trial)
+        elif decision == TrialScheduler.PAUSE:
+            self.ctl.pause_trial(trial)
+        self.spent_deciding += self.clock() - t0
+        self.traj.num_decisions += 1
+        return decision, last
+
+    def carry_on(self, trial: SimTrial, decision: str, last: bool) -> None:
+        """A continued trial keeps its worker for its next level; out of budget it pauses."""
+        if decision == TrialScheduler.CONTINUE and not last and trial.status == RUNNING \
+                and self.spent < self.budget:
+            free_before = self.free
+            self.start(trial)  # keeps its worker
+            assert self.free == free_before - 1
+        elif trial.status == RUNNING:
+            trial.status = PAUSED  # budget ran out mid-trial
+        self.traj.decision_cum.append(self.spent_deciding)
+
+    def limit_reached(self) -> bool:
+        """``max_results`` results handled, or ``max_wall_seconds`` of wall time used."""
+        if self.max_results is not None and self.traj.num_decisions >= self.max_results:
+            return True
+        if self.max_wall_seconds is not None \
+                and self.clock() - self.wall_start > self.max_wall_seconds:
+            self.traj.stopped_early = True
+            return True
+        return False
+
+    def run(self) -> Trajectory:
+        """The event loop: the earliest step in flight reports, then free workers refill."""
+        self.fill()
+        while self.heap and self.spent < self.budget:
+            t_end, n, trial, level, value, seconds = heapq.heappop(self.heap)
+            if self.ctl.running.get(trial) != n:
+                continue  # paused or stopped while in flight: the step never reported
+            del self.ctl.running[trial]
+            result = self.record(trial, t_end, level, value, seconds)
+            decision, last = self.decide(trial, level, result)
+            self.carry_on(trial, decision, last)
+            if self.limit_reached():
+                break
+            self.fill()
+        traj = self.traj
+        traj.num_trials = len(set(traj.trial))  # trials that reported at least once
+        traj.decision_seconds = self.spent_deciding
+        return traj
+
+
 def simulate(task: SimTask, searcher: Searcher, scheduler: TrialScheduler, *, workers: int = 4,
              budget: float = math.inf, max_concurrent: int | None | str = "workers",
              max_pending: int | None = None, max_trials: int | None = None,
@@ -215,119 +381,8 @@ def simulate(task: SimTask, searcher: Searcher, scheduler: TrialScheduler, *, wo
         max_concurrent = workers
     if max_pending is None:
         max_pending = max_concurrent or 1
-    metric, mode = task.metric, task.mode
-    searcher.set_search_properties(metric, mode, {})
-    scheduler.set_search_properties(metric, mode)
-    ctl = SimController(searcher, scheduler)
-    traj = Trajectory(budget=budget)
-    heap: list[tuple[float, int, SimTrial, int, float, float]] = []
-    seq = itertools.count()
-    now, spent, free = 0.0, 0.0, workers
-    searcher_done = False
-    clock = _time.perf_counter
-    spent_deciding = 0.0
-    wall_start = clock()
-
-    def start(trial: SimTrial) -> None:
-        nonlocal free
-        level = (trial.config.get(SimTask.START) or task.first_level()) if trial.level == 0 \
-            else task.next_level(trial.level)
-        value, seconds = trial.curve.at(level)
-        trial.status = RUNNING
-        n = next(seq)
-        ctl.running[trial] = n
-        heapq.heappush(heap, (now + seconds, n, trial, level, value, seconds))
-        free -= 1
-
-    def new_trial() -> SimTrial | None:
-        nonlocal searcher_done, spent_deciding
-        if searcher_done or (max_trials is not None and ctl.num_trials >= max_trials):
-            return None
-        trial_id = f"t{ctl.num_trials:06d}"
-        t0 = clock()
-        config = searcher.suggest(trial_id)
-        spent_deciding += clock() - t0
-        if config is None:
-            return None
-        if config == Searcher.FINISHED:
-            searcher_done = True
-            return None
-        trial = SimTrial(trial_id, dict(config))
-        trial.curve = _Curve(task, trial.config)
-        ctl.num_trials += 1
-        ctl.live[trial] = None
-        t0 = clock()
-        scheduler.on_trial_add(ctl, trial)
-        spent_deciding += clock() - t0
-        return trial
-
-    def top_up() -> None:
-        if spent >= budget:
-            return
-        pending = sum(1 for t in ctl.live if t.status == PENDING)
-        while pending < max_pending and (max_concurrent is None or len(ctl.live) < max_concurrent):
-            if new_trial() is None:
-                return
-            pending += 1
-
-    def fill() -> None:
-        nonlocal spent_deciding
-        top_up()
-        while free > 0 and spent < budget:
-            t0 = clock()
-            trial = scheduler.choose_trial_to_run(ctl)
-            spent_deciding += clock() - t0
-            if trial is None:
-                return
-            start(trial)
-            top_up()
-
-    fill()
-    while heap and spent < budget:
-        t_end, n, trial, level, value, seconds = heapq.heappop(heap)
-        if ctl.running.get(trial) != n:
-            continue  # paused or stopped while in flight: the step never reported
-        del ctl.running[trial]
-        free += 1
-        now = t_end
-        spent += task.cost(level, trial.level)
-        trial.time_total_s += seconds
-        trial.level = level
-        result = {metric: value, "training_iteration": level, "epoch": level,
-                  "time_total_s": trial.time_total_s, "time_this_iter_s": seconds, "trial_id": trial.trial_id, "done": False}
-        trial.last_result = result
-        traj.spent.append(spent)
-        traj.clock.append(now)
-        traj.value.append(value)
-        traj.level.append(level)
-        traj.trial.append(int(trial.trial_id[1:]))
-        t0 = clock()
-        decision = scheduler.on_trial_result(ctl, trial, result)
-        if decision != TrialScheduler.STOP:
-            searcher.on_trial_result(trial.trial_id, result)
-        last = task.next_level(level) is None
-        if decision == TrialScheduler.STOP or last:
-            result["done"] = True
-            if trial.status == RUNNING:
-                ctl.stop_trial(trial)
-        elif decision == TrialScheduler.PAUSE:
-            ctl.pause_trial(trial)
-        spent_deciding += clock() - t0
-        traj.num_decisions += 1
-        if decision == TrialScheduler.CONTINUE and not last and trial.status == RUNNING \
-                and spent < budget:
-            free_before = free
-            start(trial)  # keeps its worker
-            assert free == free_before - 1
-        elif trial.status == RUNNING:
-            trial.status = PAUSED  # budget ran out mid-trial
-        traj.decision_cum.append(spent_deciding)
-        if max_results is not None and traj.num_decisions >= max_results:
-            break
-        if max_wall_seconds is not None and clock() - wall_start > max_wall_seconds:
-            traj.stopped_early = True
-            break
-        fill()
-    traj.num_trials = len(set(traj.trial))  # trials that reported at least once
-    traj.decision_seconds = spent_deciding
-    return traj
+    searcher.set_search_properties(task.metric, task.mode, {})
+    scheduler.set_search_properties(task.metric, task.mode)
+    return _Run(task, searcher, scheduler, workers=workers, budget=budget,
+                max_concurrent=max_concurrent, max_pending=max_pending, max_trials=max_trials,
+                max_results=max_results, max_wall_seconds=max_wall_seconds).run()

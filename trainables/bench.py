@@ -114,7 +114,30 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+SINGLE_COLUMNS = [
+    "model",
+    "dataset",
+    "device",
+    "amp",
+    "epoch_s",
+    "samples_per_s",
+    "first_epoch_s",
+    "peak_memory_mb",
+    "val_accuracy",
+]
+SHARED_COLUMNS = [
+    "trials",
+    "model",
+    "dataset",
+    "amp",
+    "epoch_s_per_trial",
+    "aggregate_samples_per_s",
+    "peak_memory_mb_per_trial",
+]
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: device, epochs, batch size, CPU threads, GPU sharing, JSON path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--epochs", type=int, default=6)
@@ -126,56 +149,50 @@ def main(argv: list[str] | None = None) -> int:
         "--share", type=int, nargs="*", default=[], help="trial counts sharing one GPU"
     )
     parser.add_argument("--json", help="write all rows here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _amps(cuda: bool) -> list[bool]:
+    """AMP off, and on too where there is a GPU (mixed precision only pays there)."""
+    return [False, True] if cuda else [False]
+
+
+def _time_single(args: argparse.Namespace, cuda: bool) -> list[dict]:
+    """Part 1: one trial per (workload, amp), each row printed as it comes, then the table."""
+    single = []
+    for model, dataset, extra in WORKLOADS:
+        for amp in _amps(cuda):
+            single.append(
+                time_one(model, dataset, extra, args.device, amp, args.epochs, args.batch_size)
+            )
+            print(single[-1], flush=True)
+    print(_table(single, SINGLE_COLUMNS))
+    return single
+
+
+def _time_sharing(args: argparse.Namespace, cuda: bool) -> list[dict]:
+    """Part 2: k trial processes on one GPU per ``--share`` k, printed as for part 1."""
+    shared = []
+    for k in args.share:
+        for amp in _amps(cuda):
+            shared.append(time_shared(k, args.device, amp, args.epochs, args.batch_size))
+            print(shared[-1], flush=True)
+    if shared:
+        print(_table(shared, SHARED_COLUMNS))
+    return shared
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, time part 1 and part 2, and write every row to ``--json`` if asked."""
+    args = _parse_args(argv)
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available() and args.device != "cpu"
     print(
         f"torch {torch.__version__}, device {torch.cuda.get_device_name(0) if cuda else 'cpu'}",
         flush=True,
     )
-    single = []
-    for model, dataset, extra in WORKLOADS:
-        for amp in [False, True] if cuda else [False]:
-            single.append(
-                time_one(model, dataset, extra, args.device, amp, args.epochs, args.batch_size)
-            )
-            print(single[-1], flush=True)
-    print(
-        _table(
-            single,
-            [
-                "model",
-                "dataset",
-                "device",
-                "amp",
-                "epoch_s",
-                "samples_per_s",
-                "first_epoch_s",
-                "peak_memory_mb",
-                "val_accuracy",
-            ],
-        )
-    )
-    shared = []
-    for k in args.share:
-        for amp in [False, True] if cuda else [False]:
-            shared.append(time_shared(k, args.device, amp, args.epochs, args.batch_size))
-            print(shared[-1], flush=True)
-    if shared:
-        print(
-            _table(
-                shared,
-                [
-                    "trials",
-                    "model",
-                    "dataset",
-                    "amp",
-                    "epoch_s_per_trial",
-                    "aggregate_samples_per_s",
-                    "peak_memory_mb_per_trial",
-                ],
-            )
-        )
+    single = _time_single(args, cuda)
+    shared = _time_sharing(args, cuda)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"single": single, "shared": shared, "torch": torch.__version__}, f, indent=1)
