@@ -5,11 +5,23 @@ fake GPU), token auth on, and runs the CLI as a separate driver process. It neve
 shared `ray_session` fixture: that Ray is a single local node, and the test process itself must
 not hold a Ray connection (the helpers below run in subprocesses with the cluster's token).
 
-Telling nodes apart on one machine: both nodes report the same `node_ip`/`hostname`, so each
-trial's `pid` (in result.json) is joined with the GCS actor table, which keeps every actor, dead
-ones included, with its pid and Ray node id (scripts/trial_nodes.py). The worker is the node
-that is not the head (the one with `fake_gpu_node` while alive; a dead node reports no
-resources).
+Telling nodes apart on one machine: both nodes report the same `node_ip`/`hostname` (so does
+trials.csv's `node` column), so each trial's `pid` (in result.json) is joined with the GCS actor
+table, which keeps every actor, dead ones included, with its pid and Ray node id
+(scripts/trial_nodes.py); the placement tests' trials record their Ray node id themselves. The
+worker is the node that is not the head (the one with `fake_gpu_node` while alive; a dead node
+reports no resources).
+
+Forcing placement instead of hoping for it: with `reuse_actors=True` Ray Tune hands a finished
+trial's actor to the next pending trial and drops the actor it was still starting for it
+(`TuneController._maybe_reuse_cached_actor`), so short trials can all run, one after another,
+in the first actor to come up, on one node, however many slots the cluster has. The placement
+tests therefore run `RendezvousMLP`: the digits MLP whose trials each wait, before their first
+epoch, until every trial of the run is inside its first epoch. No trial can finish (and free
+its actor) before all of them hold their resources at once, so Ray must find room for all of
+them together, and the node each one landed on follows from the nodes' declared resources. Had
+Ray placed them wrongly (a GPU trial on the head, a third 0.5-GPU trial on the one GPU) they
+could not all run at once: the rendezvous times out, the trials fail, and so does the test.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from trainables.base import MLPTrainable
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -34,6 +47,46 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local_two_node.sh"
 EXPERIMENT = "examples/digits_mlp.yaml"
 RAY_BIN = Path(sys.executable).parent / "ray"
+# "tests.cluster.test_multinode": Ray workers import it from the driver's cwd (ROOT)
+THIS_MODULE = ".".join(Path(__file__).resolve().relative_to(ROOT).with_suffix("").parts)
+RENDEZVOUS_TIMEOUT_S = 120.0  # only ever waited out when the trials cannot all run at once
+
+
+class RendezvousMLP(MLPTrainable):
+    """The digits MLP, but a trial's first epoch waits until `rendezvous_size` trials have
+    reached theirs: all of them then run at once, each holding its resources. Each trial
+    records in `rendezvous_dir/<trial_id>.json` its Ray node id and GPU ids, and the cluster's
+    nodes with their declared resources. Not meeting within RENDEZVOUS_TIMEOUT_S fails the
+    trial (and the test)."""
+
+    def setup(self, config):
+        super().setup(config)
+        self._meet_at = (config.get("rendezvous_dir"), int(config.get("rendezvous_size", 0)))
+
+    def step(self):
+        if self._meet_at[0]:
+            self._meet(Path(self._meet_at[0]), self._meet_at[1])
+            self._meet_at = (None, 0)
+        return super().step()
+
+    def _meet(self, folder: Path, size: int) -> None:
+        import ray
+
+        ctx = ray.get_runtime_context()
+        record = {
+            "trial": self.trial_id,
+            "node": ctx.get_node_id(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "nodes": {n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]},
+        }
+        tmp = folder / f".{self.trial_id}.tmp"
+        tmp.write_text(json.dumps(record))
+        tmp.rename(folder / f"{self.trial_id}.json")  # whole files only
+        deadline = time.monotonic() + RENDEZVOUS_TIMEOUT_S
+        while (arrived := len(list(folder.glob("*.json")))) < size:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rendezvous: {arrived} of {size} trials running at once")
+            time.sleep(0.05)
 
 
 @dataclass
@@ -193,59 +246,73 @@ def _last_results(experiment_dir: Path) -> dict[str, dict]:
     return last
 
 
-def _actor_spans(experiment_dir: Path) -> dict[int, tuple[float, float]]:
-    """pid -> (first start, last report) over every trial that actor ran (actors are reused)."""
-    spans: dict[int, tuple[float, float]] = {}
-    for path in experiment_dir.glob("*/result.json"):
-        for row in (json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()):
-            start, end = row["timestamp"] - row["time_this_iter_s"], row["timestamp"]
-            old = spans.get(row["pid"], (start, end))
-            spans[row["pid"]] = (min(old[0], start), max(old[1], end))
-    return spans
+@dataclass
+class Placement:
+    stdout: str  # of `tuner launch`
+    trials: dict  # trial id -> its record: node (Ray node id), gpu_ids
+    head: str  # Ray node ids
+    worker: str
+    resources: dict  # node id -> the node's declared resources
+
+
+def _launch_rendezvous(
+    nodes: TwoNodes, storage: Path, name: str, trials: int, *sets: str
+) -> Placement:
+    """`tuner launch` of `trials` RendezvousMLP trials that must all run at once."""
+    meet = storage / f"{name}-rendezvous"
+    meet.mkdir()
+    out = _launch(
+        nodes,
+        storage,
+        name,
+        f"trainable={THIS_MODULE}:RendezvousMLP",
+        f"config.rendezvous_dir={meet}",
+        f"config.rendezvous_size={trials}",
+        f"num_samples={trials}",
+        "budget.max=1",  # placement is the point, not training
+        "scheduler=fifo",
+        "max_failures=0",  # a missed rendezvous fails the run at once
+        *sets,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # tuner exits 0 with errored trials: each must have met the others and finished its epoch
+    last = _last_results(storage / name)
+    assert len(last) == trials and all(r["training_iteration"] == 1 for r in last.values()), last
+    met = {r["trial"]: r for r in (json.loads(p.read_text()) for p in meet.glob("*.json"))}
+    assert set(met) == set(last), (met, last)
+    nodes = next(iter(met.values()))["nodes"]
+    head = [n for n, res in nodes.items() if "node:__internal_head__" in res]
+    assert len(nodes) == 2 and len(head) == 1, nodes
+    worker = next(n for n in nodes if n != head[0])
+    return Placement(out.stdout, met, head[0], worker, nodes)
 
 
 def test_fractional_gpu_trials_run_on_the_gpu_node_two_at_a_time(shared_nodes, tmp_path):
-    # 6 trials of 81 epochs: long enough, even on a loaded machine, that the second actor
-    # starts before the first (reused) actor has run every trial (with 4 of 27 epochs one CI
-    # run saw a single actor run them all)
-    out = _launch(
-        shared_nodes,
-        tmp_path,
-        "gpu",
-        "resources.gpus=0.5",
-        "num_samples=6",
-        "budget.max=81",
-        "scheduler=fifo",
+    # 0.5 GPU and 0.5 CPU per trial: by CPUs the worker (2 CPUs, 1 GPU) would hold four and
+    # the head (1 CPU, no GPU) two, by its one GPU the worker holds two and the head none; so
+    # `tuner launch` runs 2 at once, and the two trials, which must run together, can only do
+    # so side by side on the worker
+    run = _launch_rendezvous(
+        shared_nodes, tmp_path, "gpu", 2, "resources.gpus=0.5", "resources.cpus=0.5"
     )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    experiment = tmp_path / "gpu"
-    trials, _head, worker = _trial_nodes(shared_nodes, experiment)
-    assert len(trials) == 6
-    assert {n for ns in trials.values() for n in ns} == {worker}  # the head has no GPU
-    # two trial actors (reused across trials) alive at the same time, each holding 0.5 GPU
-    spans = sorted(_actor_spans(experiment).values())
-    assert any(a[1] > b[0] for a, b in itertools.pairwise(spans)), f"no overlap: {spans}"
+    assert "GPU" not in run.resources[run.head], run.resources
+    assert run.resources[run.worker]["GPU"] == 1, run.resources
+    assert "2 trial(s) at once from the cluster's current resources" in run.stdout, run.stdout
+    # both on the worker at the same time (the rendezvous), sharing its one GPU: each was
+    # given GPU 0 (Ray's id; the GPU is a logical one)
+    assert [(r["node"], r["gpu_ids"]) for r in run.trials.values()] == [(run.worker, ["0"])] * 2
 
 
 def test_cpu_trials_use_both_nodes(shared_nodes, tmp_path):
-    # 6 trials for the 3 CPU slots, each 81 epochs long: the worker's two reused actors cannot
-    # finish them all before the head's actor has started, even when the head's actor starts
-    # seconds late on a loaded machine (with 3 trials of 27 epochs, one CI run saw all of them
-    # on the worker)
-    out = _launch(
-        shared_nodes,
-        tmp_path,
-        "cpu",
-        "resources.gpus=0",
-        "num_samples=6",
-        "budget.max=81",
-        "scheduler=fifo",
-        "searcher=random",
+    # 3 trials of 1 CPU that must all run at once on 3 CPUs: the head's 1 and the worker's 2
+    run = _launch_rendezvous(
+        shared_nodes, tmp_path, "cpu", 3, "resources.gpus=0", "searcher=random"
     )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    trials, head, worker = _trial_nodes(shared_nodes, tmp_path / "cpu")
-    assert len(trials) == 6
-    assert {n for ns in trials.values() for n in ns} == {head, worker}
+    assert (run.resources[run.head]["CPU"], run.resources[run.worker]["CPU"]) == (1, 2)
+    assert "3 trial(s) at once from the cluster's current resources" in run.stdout, run.stdout
+    placed = sorted(r["node"] for r in run.trials.values())
+    assert placed == sorted([run.head, run.worker, run.worker]), (placed, run.head, run.worker)
+    assert all(r["gpu_ids"] == [] for r in run.trials.values()), run.trials
 
 
 def _wait_for_a_trial_on_the_worker(
