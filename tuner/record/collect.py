@@ -44,24 +44,19 @@ class RunMeta:
 
 def collect_records(path: str, meta: RunMeta, interrupted: bool = False
                     ) -> list[res.TrialRecord]:
-    """Every trial of the Ray experiment at ``path``, in creation order (see :func:`_creation_number`). In a run stopped
-    before its end (``interrupted``: Ctrl-C, a killed driver) the trials Ray left running,
+    """Every trial of the Ray experiment at ``path``, in creation order (the leading number
+    of Ray's ``experiment_tag``, ``tuner.schedulers.controller.creation_number``). In a run
+    stopped before its end (``interrupted``: Ctrl-C, a killed driver) the trials Ray left running,
     paused or pending are marked interrupted / not started. (A finished HyperBand run may
     leave trials PAUSED at a milestone of a bracket that never filled: stopped early.)"""
     from ray.tune import ExperimentAnalysis
 
+    from tuner.schedulers.controller import creation_number
+
     analysis = ExperimentAnalysis(path)
-    trials = sorted(analysis.trials, key=_creation_number)
+    trials = sorted(analysis.trials, key=lambda t: creation_number(t.experiment_tag))
     return [_record(trial, order, meta, interrupted, analysis._fs)
             for order, trial in enumerate(trials)]
-
-
-def _creation_number(trial: Any) -> int:
-    """The search generator's counter, the leading number of Ray's ``experiment_tag``
-    (``"3_lr=0.01"``): the experiment state lists trials in the order they last changed
-    (a set), and trial ids are random."""
-    head = str(getattr(trial, "experiment_tag", "") or "").split("_", 1)[0]
-    return int(head) if head.isdigit() else 1 << 30
 
 
 def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any

@@ -29,10 +29,19 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 __all__ = ["CheckpointSlot", "ControlledTrial", "Controller", "RunMetadata", "StubController",
-           "make_trial"]
+           "creation_number", "make_trial"]
 
 PENDING, RUNNING, PAUSED = Trial.PENDING, Trial.RUNNING, Trial.PAUSED
 TERMINATED, ERROR = Trial.TERMINATED, Trial.ERROR
+
+
+def creation_number(experiment_tag: Any) -> int:
+    """The search generator's counter, the leading number of Ray's ``experiment_tag``
+    (``"3_lr=0.01"``): the one record of creation order a restored trial keeps (Ray's
+    experiment state lists trials in the order they last changed, and trial ids are random).
+    A trial without one (a stand-in) comes after every numbered one."""
+    head = str(experiment_tag or "").split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
 
 
 class CheckpointSlot:

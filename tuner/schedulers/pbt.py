@@ -39,11 +39,13 @@ from typing import Any
 
 import numpy as np
 from ray.tune import Checkpoint
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 from ray.tune.schedulers.pbt import _fill_config, _PBTTrialState
 
 from search_spaces import Categorical, Fixed, SearchSpace
 from tuner.budget import BudgetLadder
+from tuner.schedulers.controller import creation_number
 
 __all__ = ["PopulationState", "SeededPBT", "lineage_markdown", "mutations_from_space"]
 
@@ -161,6 +163,30 @@ class PopulationState:
     def lineage_lines(self) -> list[str]:
         return lineage_markdown(self._lineage, f"{type(self).__name__.replace('Seeded', '')} "
                                 "lineage")
+
+    def choose_trial_to_run(self, tune_controller) -> Any:
+        """Ray's rule — the paused or pending trial with the least training — with ties
+        (common: the population pauses at the same perturbation epoch) broken by creation
+        order, not by the order the controller lists trials in. Ray's own sort is stable over
+        ``get_trials()``, whose order ``Tuner.restore`` does not keep (it lists trials as its
+        experiment state holds them), so a resumed run would pick another trial than the
+        uninterrupted one and diverge from there."""
+        candidates = [t for t in tune_controller.get_trials()
+                      if t.status in (Trial.PENDING, Trial.PAUSED)
+                      and (not self._synch or self._trial_state[t].last_train_time
+                           < self._next_perturbation_sync)]
+        candidates.sort(key=lambda t: (self._trial_state[t].last_train_time,
+                                       creation_number(self._trial_state[t].orig_tag)))
+        return candidates[0] if candidates else None
+
+    def _quantiles(self):
+        """Ray's quantiles, with equal scores (clones of one donor) in creation order: Ray
+        sorts stably over ``_trial_state``, which holds trials in the order they were added,
+        and ``Tuner.restore`` re-adds them in another order, so the donor drawn among equal
+        trials would differ after a resume."""
+        self._trial_state = dict(sorted(self._trial_state.items(),
+                                        key=lambda item: creation_number(item[1].orig_tag)))
+        return super()._quantiles()
 
     # Recording the lineage -----------------------------------------------------------------
     def _get_new_config(self, trial, trial_to_clone):
