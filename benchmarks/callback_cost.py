@@ -51,7 +51,7 @@ def _experiment(root: str):
         "metric": "loss", "mode": "min", "num_samples": 10, "seed": 0, "storage": root})
 
 
-def _factories(folder: str) -> dict[str, Callable[[], object]]:
+def _factories(folder: str, lines: list[str]) -> dict[str, Callable[[], object]]:
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 
     from tuner.launch.checkpointing import CheckpointPolicy, TensorBoardCallback
@@ -59,7 +59,7 @@ def _factories(folder: str) -> dict[str, Callable[[], object]]:
     from tuner.view.progress import ProgressCallback
 
     return {
-        "progress": lambda: ProgressCallback(10, "loss", N_REPORTS, write=lambda line: None),
+        "progress": lambda: ProgressCallback(10, "loss", N_REPORTS, write=lines.append),
         "mirror": lambda: MirrorCallback.for_experiment(_experiment(folder)),
         "checkpoint-policy": lambda: CheckpointPolicy(1, 10.0),
         "tensorboard": TensorBoardCallback,
@@ -70,10 +70,10 @@ def _factories(folder: str) -> dict[str, Callable[[], object]]:
 
 
 CALLBACKS = {
-    "progress": "progress line (ours, tuner/progress.py)",
-    "mirror": "Optuna journal mirror (ours, tuner/mirror_callback.py)",
-    "checkpoint-policy": "checkpoint policy (ours, tuner/checkpointing.py)",
-    "tensorboard": "TensorBoard files (ours, tuner/checkpointing.py)",
+    "progress": "progress line (ours, tuner/view/progress.py)",
+    "mirror": "Optuna journal mirror (ours, tuner/view/mirror_callback.py)",
+    "checkpoint-policy": "checkpoint policy (ours, tuner/launch/checkpointing.py)",
+    "tensorboard": "TensorBoard files (ours, tuner/launch/checkpointing.py)",
     "ray-tensorboard": "TensorBoard files (Ray's; a plain Tuner only)",
     "ray-csv": "progress.csv (Ray's; both)",
     "ray-json": "result.json (Ray's; both)",
@@ -108,21 +108,26 @@ def _drive(callback, trials: int, folder: str) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure(names: list[str], trials: int, repeats: int) -> list[dict]:
-    """Median ms per trial (wall, CPU) of each named callback (keys of ``CALLBACKS``)."""
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="callback_cost_") as root:
-        for name in names:
-            runs = []
-            for r in range(repeats + 1):  # the first pass warms imports and caches up
-                folder = os.path.join(root, f"{name}_{r}")
-                callback = _factories(folder)[name]()
-                callback.setup()
-                runs.append(_drive(callback, trials, folder))
-            rows.append({"callback": name,
-                         "wall_ms": 1e3 * statistics.median(w for w, _ in runs[1:]) / trials,
-                         "cpu_ms": 1e3 * statistics.median(c for _, c in runs[1:]) / trials})
-    return rows
+def measure(names: list[str], trials: int, repeats: int, keep: str | None = None
+            ) -> list[dict]:
+    """Median ms per trial (wall, CPU) of each named callback (keys of ``CALLBACKS``), and
+    the lines the progress callback printed in its last pass. ``keep``: a folder to leave
+    every pass's output in (``<name>_<pass>``), to see that each callback did its work."""
+    with tempfile.TemporaryDirectory(prefix="callback_cost_") as scratch:
+        return [_measure_one(name, trials, repeats, keep or scratch) for name in names]
+
+
+def _measure_one(name: str, trials: int, repeats: int, root: str) -> dict:
+    runs = []
+    for r in range(repeats + 1):  # the first pass warms imports and caches up
+        folder, lines = os.path.join(root, f"{name}_{r}"), []
+        callback = _factories(folder, lines)[name]()
+        callback.setup()
+        runs.append(_drive(callback, trials, folder))
+    return {"callback": name,
+            "wall_ms": 1e3 * statistics.median(w for w, _ in runs[1:]) / trials,
+            "cpu_ms": 1e3 * statistics.median(c for _, c in runs[1:]) / trials,
+            "printed": len(lines)}
 
 
 def main(argv: list[str] | None = None) -> int:

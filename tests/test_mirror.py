@@ -307,21 +307,36 @@ def test_unwritable_folder_is_one_warning_not_a_crash(tmp_path):
     assert len(warnings) == 1 and "dashboard mirror off" in warnings[0]
 
 
-def test_read_only_folder_is_one_warning_not_a_crash(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders; the test above covers this user")
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody can write into, root included: a read-only tmpfs mount as root (a
+    mode of 0o555 does not stop root), the mode otherwise."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o555)
-    warnings = []
-    cb = callback(folder, warnings, flush_s=0.0)
-    t = fake_trial("a", ADAM)
-    try:
-        cb.on_trial_start(0, [], t)
-        cb.on_trial_result(0, [], t, _result(1, 0.5))
-    finally:
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
         folder.chmod(0o755)
-    assert len(warnings) == 1
+        return
+    import subprocess
+
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"cannot mount a read-only tmpfs as root: {done.stderr}"
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_read_only_folder_is_one_warning_not_a_crash(read_only_folder):
+    warnings = []
+    cb = callback(read_only_folder, warnings, flush_s=0.0)
+    t = fake_trial("a", ADAM)
+    cb.on_trial_start(0, [], t)
+    cb.on_trial_result(0, [], t, _result(1, 0.5))
+    cb.on_trial_result(0, [], t, _result(2, 0.6))
+    cb.on_experiment_end([t])
+    assert len(warnings) == 1 and "dashboard mirror off" in warnings[0], warnings
+    assert not any(read_only_folder.iterdir())
 
 
 def test_failure_mid_run_turns_the_mirror_off(tmp_path):

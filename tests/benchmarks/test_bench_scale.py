@@ -14,7 +14,8 @@ from tuner.searchers import make_searcher
 
 @pytest.mark.parametrize("method", ["asha", "ray-asha"])
 def test_decision_times_small(method):
-    ms, reached, results, wall, early = scale.decision_times(method, 50, 16, max_seconds=30)
+    # no wall-clock cap here (a loaded machine must not fail it): the run ends at 50 trials
+    ms, reached, results, wall, early = scale.decision_times(method, 50, 16, max_seconds=None)
     assert reached == 50 and results >= 50 and not early
     # the decisions were timed (a run of ~100 decisions takes some time), in milliseconds:
     # the last 10 % of them fit inside the whole run's wall time (not a speed target — a

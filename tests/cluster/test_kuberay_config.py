@@ -1,59 +1,23 @@
-"""deploy/kuberay.yaml: YAML structure of the RayCluster (no Kubernetes here), each check able to fail."""
+"""deploy/kuberay.yaml through scripts/check_kuberay.py (no Kubernetes here): the manifest
+passes, and each rule rejects a variant that breaks it."""
 
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-RAY_VERSION = "2.60.0"
+sys.path.insert(0, str(ROOT / "scripts"))
 
-
-def kuberay_problems(docs: list[dict]) -> list[str]:
-    """House rules for the RayCluster manifest, one line per violation."""
-    clusters = [d for d in docs if d.get("kind") == "RayCluster"]
-    if len(clusters) != 1 or clusters[0].get("apiVersion") != "ray.io/v1":
-        return ["expected exactly one ray.io/v1 RayCluster"]
-    spec = clusters[0]["spec"]
-    head, groups = spec["headGroupSpec"], spec.get("workerGroupSpecs") or []
-    problems = []
-    if spec.get("rayVersion") != RAY_VERSION:
-        problems.append(f"rayVersion {spec.get('rayVersion')!r} != {RAY_VERSION}")
-    if (spec.get("authOptions") or {}).get("mode") != "token":
-        problems.append("authOptions.mode is not token")
-    if str(head.get("rayStartParams", {}).get("num-cpus")) != "0":
-        problems.append("head rayStartParams num-cpus is not '0'")
-    if head.get("serviceType", "ClusterIP") != "ClusterIP":
-        problems.append(f"head serviceType {head['serviceType']} exposes Ray outside the cluster")
-    if not spec.get("enableInTreeAutoscaling"):
-        problems.append("enableInTreeAutoscaling is off")
-    pods = [head["template"]] + [g["template"] for g in groups]
-    for container in (c for pod in pods for c in pod["spec"]["containers"]):
-        if f":{RAY_VERSION}" not in container["image"]:
-            problems.append(f"image {container['image']} does not match rayVersion")
-    gpu_groups = [
-        g
-        for g in groups
-        if all(
-            int(c["resources"]["limits"].get("nvidia.com/gpu", 0)) >= 1
-            for c in g["template"]["spec"]["containers"]
-        )
-    ]
-    if not gpu_groups:
-        problems.append("no worker group with nvidia.com/gpu limits")
-    for g in gpu_groups:
-        if not g.get("minReplicas", 0) <= g.get("replicas", 0) <= g["maxReplicas"]:
-            problems.append(f"group {g['groupName']}: replicas outside [min, max]")
-    return problems
+from check_kuberay import kuberay_problems, load, main  # noqa: E402
 
 
 @pytest.fixture
 def docs() -> list[dict]:
-    with open(ROOT / "deploy" / "kuberay.yaml") as f:
-        return [d for d in yaml.safe_load_all(f) if d]
+    return load(str(ROOT / "deploy" / "kuberay.yaml"))
 
 
 def _spec(docs):
@@ -97,3 +61,14 @@ def test_each_rule_rejects_a_bad_variant(docs, breaks, message):
     bad = copy.deepcopy(docs)
     breaks(_spec(bad))
     assert any(message in p for p in kuberay_problems(bad))
+
+
+def test_checker_cli_exit_codes(docs, tmp_path, capsys):
+    import yaml
+
+    assert main([str(ROOT / "deploy" / "kuberay.yaml")]) == 0
+    _spec(docs)["headGroupSpec"]["serviceType"] = "LoadBalancer"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    assert main([str(bad)]) == 2
+    assert "exposes Ray outside the cluster" in capsys.readouterr().err

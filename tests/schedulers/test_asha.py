@@ -71,6 +71,8 @@ def test_non_finite_metric_stops_and_is_not_recorded(bad):
 
 
 def test_ray_lets_nan_continue_which_is_why_we_override():
+    """Pins Ray's behaviour that SeededASHA's non-finite STOP exists for (if Ray changes, the
+    override may go): Ray's ASHA lets a NaN result continue at a rung."""
     ray_asha = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=9, grace_period=1,
                                        reduction_factor=3)
     ctl = StubController(ray_asha)
@@ -139,6 +141,8 @@ def test_bracket_shares_follow_rays_softmax():
 
 
 def test_rays_asha_depends_on_the_global_rng():
+    """Pins why SeededASHA draws brackets from its own seed: Ray's ASHA draws them from
+    numpy's global RNG, so the same experiment seed would give other brackets."""
     def ids(global_seed):
         np.random.seed(global_seed)
         sched = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=81, grace_period=1,

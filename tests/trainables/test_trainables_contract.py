@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -50,9 +49,8 @@ class TrainableContract:
 
     def test_one_epoch_reports_every_metric(self, make):
         t = make()
-        start = time.perf_counter()
-        m = t.step()
-        assert time.perf_counter() - start < 5.0
+        m = t.step()  # its speed is a benchmark's business (trainables/bench.py), not a test's
+        assert m["epoch_seconds"] > 0 and m["samples_per_s"] > 0
         assert set(METRICS) <= m.keys()
         assert all(isinstance(m[k], (int, float)) and math.isfinite(m[k]) for k in METRICS)
         assert m["epoch"] == 1 and m["data_fraction"] == 1.0 and "done" not in m
