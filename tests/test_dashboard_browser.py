@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from search_spaces import Categorical, Float, Int, SearchSpace
+from tests.optional import in_ci, require
 from tuner.errors import ConfigError
 from tuner.view.mirror import JOURNAL, StudyMirror, distributions
 
@@ -40,7 +40,7 @@ def _needs_browser() -> None:
     if missing:
         why = (f"{' and '.join(missing)} missing: apt-get install -y chromium chromium-driver; "
                'pip install -e ".[dashboard]"')
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"CI must run the browser test: {why}")
         pytest.skip(why)
 
@@ -139,7 +139,7 @@ def test_cli_exit_code_2_without_optuna_dashboard(tmp_path, monkeypatch, capsys)
 
 
 def test_busy_port_is_a_user_error(tmp_path):
-    pytest.importorskip("optuna_dashboard")
+    require("optuna_dashboard", 'the [dashboard] extra: pip install -e ".[dashboard]"')
     from tuner.view import dashboard
 
     journal = str(tmp_path / JOURNAL)

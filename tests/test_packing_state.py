@@ -21,6 +21,7 @@ import tuner
 from tests.test_packing import _raw
 from tuner.launch.packed import state as pack_state
 from tuner.experiment.config import parse_experiment
+from tuner.cli import main
 from tuner.errors import ConfigError
 from tuner.launch.packed.executor import (
     PAUSED,
@@ -207,7 +208,7 @@ def _rows(folder: Path) -> list[dict]:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_ctrl_c_then_resume_a_packed_run(tmp_path):
+def test_ctrl_c_then_resume_a_packed_run(tmp_path, monkeypatch, capsys):
     (tmp_path / "exp.yaml").write_text(EXPERIMENT)
     proc = _launch(tmp_path)
     lines, deadline = [], time.time() + 240
@@ -233,9 +234,12 @@ def test_ctrl_c_then_resume_a_packed_run(tmp_path):
     assert {r["trial_id"] for r in ended + cut} <= set(loaded.trials.trial_id) <= set(before)
     assert loaded.best_trial["trial_id"] in {r["trial_id"] for r in ended}
 
-    refused = _launch(tmp_path, "--resume", "--set", "packing.members=3")
-    err = refused.communicate(timeout=120)[0]
-    assert refused.returncode == 2 and "settings differ" in err and "packing: " in err, err
+    # refused before Ray starts: the same `tuner launch` in this process (a process of its
+    # own would only add its ~8 s of imports)
+    monkeypatch.chdir(tmp_path)
+    rc = main(["launch", "exp.yaml", "--resume", "--set", "packing.members=3"])
+    err = "".join(capsys.readouterr())  # stdout + stderr, as the process's merged output
+    assert rc == 2 and "settings differ" in err and "packing: " in err, err
     assert "3" in err.split("packing: ", 1)[1].split("(", 1)[0]  # the change is listed
 
     proc = _launch(tmp_path, "--resume")
@@ -253,9 +257,9 @@ def test_ctrl_c_then_resume_a_packed_run(tmp_path):
         assert [json.loads(x)["epoch"] for x in lines] == list(range(1, 21)), row
 
     mtime = (folder / "report.md").stat().st_mtime
-    proc = _launch(tmp_path, "--resume")
-    out = proc.communicate(timeout=120)[0]
-    assert proc.returncode == 0 and "nothing to resume" in out, out
+    rc = main(["launch", "exp.yaml", "--resume"])  # ends before Ray starts, as above
+    out = "".join(capsys.readouterr())
+    assert rc == 0 and "nothing to resume" in out, out
     assert (folder / "report.md").stat().st_mtime == mtime  # a finished run is left alone
 
 

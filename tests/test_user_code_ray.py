@@ -109,10 +109,21 @@ def epochs_per_trial(results) -> dict[str, list[int]]:
     return {t: [int(v) for v in g.value] for t, g in rows.groupby("trial_id")}
 
 
+@pytest.fixture(scope="module")
+def asha_run(ray_session, tmp_path_factory):
+    """One ASHA run of ``train_with_checkpoints`` with the evaluate hook, shared by the tests
+    that check different things of it (ASHA's decisions, best.json, ``tuner.load``)."""
+    return tuner.run(experiment(tmp_path_factory.mktemp("asha"), train_with_checkpoints,
+                                evaluate=evaluate_hook, name="fn-asha"), quiet=True)
+
+
 @pytest.mark.parametrize("scheduler", ["asha", "hyperband", "pbt"])
-def test_function_trainable_under_each_scheduler(ray_session, tmp_path, scheduler):
-    res = tuner.run(experiment(tmp_path, train_with_checkpoints, scheduler=scheduler,
-                               name=f"fn-{scheduler}"), quiet=True)
+def test_function_trainable_under_each_scheduler(ray_session, tmp_path, scheduler, request):
+    if scheduler == "asha":  # the shared run: the same experiment, plus the evaluate hook
+        res = request.getfixturevalue("asha_run")
+    else:
+        res = tuner.run(experiment(tmp_path, train_with_checkpoints, scheduler=scheduler,
+                                   name=f"fn-{scheduler}"), quiet=True)
     assert len(res.trials) == 6 and not res.interrupted
     assert set(res.trials.status) <= {"completed", "stopped early"}
     if scheduler != "pbt":
@@ -140,9 +151,8 @@ def test_function_without_checkpoints_under_asha(ray_session, tmp_path):
     assert "epoch 1 of lr" in open(log).read()  # the user's prints are kept per trial
 
 
-def test_evaluate_hook_fills_best_json(ray_session, tmp_path):
-    res = tuner.run(experiment(tmp_path, train_with_checkpoints, evaluate=evaluate_hook,
-                               name="hook"), quiet=True)
+def test_evaluate_hook_fills_best_json(asha_run):
+    res = asha_run
     best = json.load(open(os.path.join(res.path, "best.json")))
     assert best["test"]["test_accuracy"] == pytest.approx(res.best.last - 0.01)
     assert best["config"]["max_epochs"] == 9 and "lr" in best["params"]
@@ -177,8 +187,8 @@ def test_trainable_classes_with_and_without_reset_config(ray_session, tmp_path, 
     assert res.best.last == pytest.approx(res.trials["last_val_accuracy"].max())
 
 
-def test_load_gives_the_same_results(ray_session, tmp_path):
-    res = tuner.run(experiment(tmp_path, train_with_checkpoints, name="loadme"), quiet=True)
+def test_load_gives_the_same_results(asha_run):
+    res = asha_run
     again = tuner.load(res.path)
     pd.testing.assert_frame_equal(res.trials, again.trials)
     assert again.best_params == res.best_params and not again.interrupted

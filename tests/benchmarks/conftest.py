@@ -9,27 +9,44 @@ says where the data was looked for.
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import pytest
 
 from benchmarks import yahpo
+from tests.optional import in_ci, require
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+PEER_HINTS = {
+    "syne_tune": "pip install --no-deps syne-tune==0.16.0, see docs/benchmarks.md",
+    "xgboost": 'pip install "xgboost-cpu>=3.2" (Syne Tune\'s BORE), see docs/benchmarks.md',
+    "dehb": "pip install --no-deps dehb==0.1.2, see docs/benchmarks.md",
+    "smac": "pip install smac",
+}
 
 
-def require_peer(module: str, hint: str):
+def method_peers(method: str) -> tuple[str, ...]:
+    """The optional modules that building and running ``benchmarks.peers`` method ``method``
+    imports: Syne Tune's ``syne-*`` (BORE's also xgboost), SMAC's ``smac-*``, DEHB. (By name:
+    importing ``benchmarks.syne_peers`` here would import Ray into every conftest load.)"""
+    if method.startswith("syne-"):
+        return ("syne_tune", "xgboost") if "bore" in method else ("syne_tune",)
+    if method.startswith("smac-"):
+        return ("smac",)
+    return ("dehb",) if method == "dehb" else ()
+
+
+def require_peer(module: str, hint: str | None = None):
     """Import an optional benchmark peer (the ``bench`` extra). Without it a developer's run
     skips; CI installs every peer (``.ci/run``), so there a missing one fails the test."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        if in_ci():
-            pytest.fail(f"CI must run the {module} peer (.ci/run installs it): {exc}")
-        pytest.skip(f"{module} is in the optional 'bench' extra ({hint})")
+    return require(module, f"the optional 'bench' extra: {hint or PEER_HINTS[module]}")
+
+
+def require_method(method: str) -> None:
+    """``require_peer`` for every optional module that method ``method`` needs (none for ours,
+    Ray's, Optuna's and random)."""
+    for module in method_peers(method):
+        require_peer(module)
 
 
 def _data_skip(report: pytest.TestReport) -> bool:

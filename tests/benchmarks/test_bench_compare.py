@@ -7,6 +7,7 @@ import csv
 import pytest
 
 from benchmarks import compare, peers, simulator, yahpo
+from tests.benchmarks.conftest import require_method
 
 try:
     yahpo.data_dir()
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.skipif(not HAVE_DATA, reason="YAHPO data v1.0.2 not fou
 @pytest.mark.parametrize("method", [m for m in peers.ALL_METHODS
                                     if m != "bayesopt" and m not in peers.EXTRA_PEERS])
 def test_every_method_runs_on_a_small_budget(method):
+    require_method(method)  # syne-*: the optional 'bench' extra (skip here, fail in CI)
     bench = yahpo.load("rbv2_xgboost/12")  # conditional space, trainsize fidelity
     setup = peers.build(method, bench, seed=0, workers=4)
     traj = simulator.simulate(setup.task, setup.searcher, setup.scheduler, workers=4,

@@ -8,12 +8,7 @@ import csv
 import pytest
 
 from benchmarks import compare, peers, simulator, synthetic, yahpo
-from tests.benchmarks.conftest import require_peer
-
-
-@pytest.fixture(autouse=True)
-def _dehb():
-    require_peer("dehb", "pip install --no-deps dehb==0.1.2, see docs/benchmarks.md")
+from tests.benchmarks.conftest import require_method
 
 
 def _data():
@@ -24,6 +19,7 @@ def _data():
 
 
 def test_dehb_jobs_start_at_their_data_fraction_and_are_told_back():
+    require_method("dehb")  # the optional 'bench' extra: skip here, fail in CI
     bench = synthetic.MisleadingFidelity()
     setup = peers.build("dehb", bench, seed=0, workers=2)
     told = []
@@ -39,6 +35,7 @@ def test_dehb_jobs_start_at_their_data_fraction_and_are_told_back():
 
 
 def test_dehb_retrains_epochs_from_scratch_to_its_fidelity():
+    require_method("dehb")  # the optional 'bench' extra: skip here, fail in CI
     bench = synthetic.SyntheticCurves()
     setup = peers.build("dehb", bench, seed=0, workers=1)
     traj = simulator.simulate(setup.task, setup.searcher, setup.scheduler, workers=1,
@@ -51,6 +48,7 @@ def test_dehb_retrains_epochs_from_scratch_to_its_fidelity():
 
 
 def test_tiny_comparison_with_dehb(tmp_path):
+    require_method("dehb")  # the optional 'bench' extra: skip here, fail in CI
     _data()
     out = tmp_path / "dehb"
     argv = ["--instances", "rbv2_rpart/14", "--methods", "random,dehb", "--seeds", "2",
@@ -65,7 +63,7 @@ def test_tiny_comparison_with_dehb(tmp_path):
 @pytest.mark.slow
 def test_tiny_comparison_with_smac(tmp_path):
     """SMAC's multi-fidelity and full-fidelity facades (random-forest refits: seconds)."""
-    require_peer("smac", "pip install smac")
+    require_method("smac-mf")  # smac only: this test runs without DEHB
     _data()
     out = tmp_path / "smac"
     argv = ["--instances", "rbv2_rpart/14", "--methods", "random,smac-mf,smac-bo", "--seeds",

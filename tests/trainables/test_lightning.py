@@ -3,8 +3,9 @@
 In-process tests (no Ray) check the callback's contract: one report per epoch with every metric
 of that epoch, and a resume from its checkpoint that equals an uninterrupted run exactly. Ray
 tests drive the example's ``train`` under ASHA (stops trials, learns) and HyperBand (pauses
-and resumes trials: the epoch counter must continue). Lightning is an optional extra: without
-it only the missing-extra test runs.
+and resumes trials: the epoch counter must continue). Lightning is an optional extra (the
+``test`` extra installs it): without it only the missing-extra test runs, and in CI (``CI``
+set) the others fail.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import trainables
+from tests.optional import require
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"lr": 0.01, "hidden": 64, "depth": 1, "dropout": 0.2, "batch_size": 64, "seed": 3}
@@ -27,7 +29,8 @@ GOOD = {"lr": 0.01, "hidden": 64, "depth": 1, "dropout": 0.2, "batch_size": 64, 
 @pytest.fixture(scope="module")
 def digits():
     """The example module (its LightningModule, DataModule, train and evaluate)."""
-    pytest.importorskip("lightning")
+    # the `test` extra installs lightning: a run without it skips, CI fails
+    require("lightning", 'the [lightning] extra: pip install -e ".[lightning]"')
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # Ray's workers get the driver's cwd (the repo root)
     return importlib.import_module("examples.lightning_digits")
