@@ -225,21 +225,37 @@ class PackExecutor(Controller):
         import ray
 
         self._properties()
-        with self._first_ctrl_c():
-            self._fill()
-            while self.inflight:
-                ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
-                self._note_ctrl_c()
-                if ready:
-                    self._collect(ready[0])
-                if not self.interrupted:
-                    self._fill()
-                if time.monotonic() - self._snapshot_at >= self.plan.snapshot_s:
-                    self.save_state()
-            if self.interrupted:
-                self._save_running()
-            self.save_state()
+        try:
+            with self._first_ctrl_c():
+                self._fill()
+                while self.inflight:
+                    ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=1.0)
+                    self._note_ctrl_c()
+                    if ready:
+                        self._collect(ready[0])
+                    if not self.interrupted:
+                        self._fill()
+                    if time.monotonic() - self._snapshot_at >= self.plan.snapshot_s:
+                        self.save_state()
+                if self.interrupted:
+                    self._save_running()
+                self.save_state()
+        finally:
+            self._release_workers()
         return self.trials
+
+    def _release_workers(self) -> None:
+        """End the pack actors, as Ray's controller ends trial actors: in a Ray session that
+        outlives the run (``tuner.run`` in a notebook, a test's shared session) they would
+        keep their CPUs and GPUs, and the next run would wait for them."""
+        import ray
+
+        for worker in self.workers:
+            try:
+                ray.kill(worker.handle)
+            except Exception:  # noqa: BLE001 — an actor already lost with its node
+                pass
+        self.workers.clear()
 
     def _properties(self) -> None:
         self.search_alg.set_search_properties(self.plan.metric, self.plan.mode, {})
