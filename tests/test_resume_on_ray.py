@@ -1,5 +1,6 @@
 """Median stopping, PBT and PB2 resumed through real Ray make the decisions of a run never
-interrupted (issue 25): ``tuner launch`` in its own process, Ctrl-C mid-run, ``--resume``.
+interrupted (issue 25): ``tuner launch`` in its own process, Ctrl-C mid-run, then the resume
+(``tuner.run(..., resume=True)``, the same ``Tuner.restore`` as ``--resume``).
 
 The stand-in decision tables (``tests/schedulers/test_state_resume.py``) prove the schedulers'
 state round trip on ``StubController``; this proves it where it matters, through Ray's
@@ -88,7 +89,8 @@ def _results_so_far(run: Path) -> int:
     return sum(len(p.read_text().splitlines()) for p in run.glob("*/result.json"))
 
 
-def _interrupt_then_resume(folder: Path, experiment: Path, run: Path, cut: int) -> str:
+def _interrupt(folder: Path, experiment: Path, run: Path, cut: int) -> None:
+    """``tuner launch`` in its own process, Ctrl-C once ``cut`` results are in."""
     proc = _launch(folder, experiment)
     deadline = time.time() + 240
     while _results_so_far(run) < cut and proc.poll() is None and time.time() < deadline:
@@ -97,10 +99,6 @@ def _interrupt_then_resume(folder: Path, experiment: Path, run: Path, cut: int) 
     out = proc.communicate(timeout=240)[0]
     assert proc.returncode == 130, out[-3000:]
     assert tuner.load(run).interrupted
-    proc = _launch(folder, experiment, "--resume")
-    out = proc.communicate(timeout=300)[0]
-    assert proc.returncode == 0, out[-3000:]
-    return out
 
 
 def _outcome(run: Path) -> tuple[list, list]:
@@ -122,16 +120,18 @@ def _outcome(run: Path) -> tuple[list, list]:
 
 @pytest.mark.parametrize("scheduler,cut", [("median", 12), ("pbt", 14), ("pb2", 14)])
 def test_a_resumed_run_decides_as_the_uninterrupted_one(scheduler, cut, tmp_path,
-                                                        ray_session, monkeypatch):
+                                                        ray_session, monkeypatch, capsys):
     (tmp_path / "resume_train.py").write_text(TRAIN)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)  # the shared Ray's workers import it from the driver's cwd
     ray_session.cloudpickle.register_pickle_by_value(__import__("resume_train"))
     tuner.run(str(_experiment(tmp_path, scheduler, "whole")), quiet=True)
-    cut_run = tmp_path / "out" / "cut"
-    resumed_out = _interrupt_then_resume(tmp_path, _experiment(tmp_path, scheduler, "cut"),
-                                         cut_run, cut)
-    assert "resumed scheduler state:" in resumed_out
+    cut_run, cut_experiment = tmp_path / "out" / "cut", _experiment(tmp_path, scheduler, "cut")
+    _interrupt(tmp_path, cut_experiment, cut_run, cut)
+    capsys.readouterr()
+    resumed = tuner.run(str(cut_experiment), resume=True, quiet=True)  # Tuner.restore
+    assert not resumed.interrupted
+    assert "resumed scheduler state:" in capsys.readouterr().out
     rows, exploits = _outcome(cut_run)
     expected_rows, expected_exploits = _outcome(tmp_path / "out" / "whole")
     assert rows == expected_rows
