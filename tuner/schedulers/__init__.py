@@ -20,7 +20,6 @@ from tuner.budget import BudgetLadder, hyperband_brackets
 from tuner.schedulers.asha import SeededASHA, stable_uniform
 from tuner.schedulers.checked_asha import CheckedASHA
 from tuner.schedulers.hyperband import PaperHyperBand
-from tuner.schedulers.pb2 import SeededPB2, pb2_params
 from tuner.schedulers.pbt import SeededPBT, mutations_from_space
 from tuner.schedulers.simple import LadderFIFO, LadderMedian
 
@@ -97,18 +96,35 @@ def _pb2(ladder, *, metric, mode, seed, space=None, **options):
     if space is None:
         raise SchedulerError("scheduler pb2: needs the search space (options: space=...) to "
                              "derive its bounds")
-    return SeededPB2(ladder, space, metric=metric, mode=mode, seed=seed, **options)
+    return _pb2_class()(ladder, space, metric=metric, mode=mode, seed=seed, **options)
 
 
-_BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], type]] = {
-    "fifo": (_fifo, LadderFIFO),
-    "asha": (_asha, SeededASHA),
-    "asha-checked": (_asha_checked, CheckedASHA),
-    "hyperband": (_hyperband, PaperHyperBand),
-    "median": (_median, LadderMedian),
-    "pbt": (_pbt, SeededPBT),
-    "pb2": (_pb2, SeededPB2),
+def _pb2_class() -> type:
+    """PB2 on first use: Ray's PB2 imports scikit-learn (~0.8 s), which every ``tuner``
+    command would otherwise pay at start-up."""
+    from tuner.schedulers.pb2 import SeededPB2
+
+    return SeededPB2
+
+
+_BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], Callable[[], type]]] = {
+    "fifo": (_fifo, lambda: LadderFIFO),
+    "asha": (_asha, lambda: SeededASHA),
+    "asha-checked": (_asha_checked, lambda: CheckedASHA),
+    "hyperband": (_hyperband, lambda: PaperHyperBand),
+    "median": (_median, lambda: LadderMedian),
+    "pbt": (_pbt, lambda: SeededPBT),
+    "pb2": (_pb2, _pb2_class),
 }
+
+
+def __getattr__(name: str) -> Any:
+    """``SeededPB2`` and ``pb2_params`` are imported when first asked for (``_pb2_class``)."""
+    if name in ("SeededPB2", "pb2_params"):
+        from tuner.schedulers import pb2
+
+        return getattr(pb2, name)
+    raise AttributeError(f"module 'tuner.schedulers' has no attribute {name!r}")
 
 # Options every builder accepts and ignores when it has no use for them, so the runner can
 # pass the same keyword set (e.g. the space) whatever the scheduler.
@@ -117,7 +133,7 @@ COMMON_OPTIONS = {"space"}  # options every scheduler accepts
 
 def scheduler_options(name: str) -> list[str]:
     """The options ``make_scheduler(name, ...)`` accepts beyond ladder/metric/mode/seed."""
-    _, cls = _BUILDERS[name]
+    cls = _BUILDERS[name][1]()
     skip = {"self", "ladder", "space", "metric", "mode", "seed"}
     names = [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
     return names + (["space"] if name in POPULATION_SCHEDULERS else [])
