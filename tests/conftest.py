@@ -11,8 +11,10 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "1")
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A local Ray with 2 CPUs, shared by every test marked ``ray``."""
-    ray = pytest.importorskip("ray")
+    """A local Ray with 2 CPUs, shared by every test marked ``ray``. Ray is a core
+    dependency: were it broken, these tests fail (a skip would hide it)."""
+    import ray
+
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray

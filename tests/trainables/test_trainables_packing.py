@@ -246,7 +246,6 @@ def test_solo_checkpoint_loads_into_a_pack_slot(tmp_path):
 
 
 def test_trainable_load_checkpoint_reads_a_member_checkpoint(tmp_path):
-    pytest.importorskip("ray")
     from trainables.base import CHECKPOINT_FILE, MLPTrainable
     from trainables.evaluate import evaluate_checkpoint
 
