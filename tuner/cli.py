@@ -174,9 +174,24 @@ def _methods() -> int:
     return 0
 
 
+def _stacks_on_sigusr2() -> None:
+    """``kill -USR2 <pid>`` prints every thread's stack to stderr (Python's ``faulthandler``):
+    what a user, or the fault soak, needs to see where a run that seems stuck waits. (Not
+    SIGUSR1: Ray Tune takes that one to stop a run, ``ray/tune/tune.py``.)"""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR2") and sys.stderr is not None:
+        try:
+            faulthandler.register(signal.SIGUSR2, all_threads=True)
+        except (ValueError, RuntimeError, OSError, AttributeError):  # no usable stderr (a
+            pass  # notebook, pytest's capture): nothing to print the stacks to
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _stacks_on_sigusr2()
     if args.command == "launch" and not args.address:
         from tuner.launch.ray_session import local_only_env
 
