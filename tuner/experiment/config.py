@@ -53,8 +53,6 @@ KNOWN_KEYS = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class Resources:
     cpus: float = 1.0
@@ -294,11 +292,11 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     mode = _str(raw, "mode", required=True)
     if mode not in ("min", "max"):
         raise ConfigError(f"mode: expected 'min' or 'max', got {mode!r}")
-    method, origin, searcher, scheduler = _names(raw)
+    method, origin, (searcher, searcher_options), (scheduler, scheduler_options) = _names(raw)
     budget = _budget(raw)
     space = _space(raw, base_dir)
-    searcher, searcher_options, scheduler, scheduler_options = _components(
-        raw, method, origin, searcher, scheduler, space, info)
+    searcher, scheduler, scheduler_options = _components(
+        method, origin, searcher, searcher_options, scheduler, scheduler_options, space, info)
     exp = Experiment(
         name=name,
         trainable=trainable,
@@ -350,11 +348,12 @@ def _trainable(raw: dict, base_dir: Path | None) -> tuple[Any, Any, Any]:
     return trainable, info, evaluate
 
 
-def _names(raw: dict) -> tuple[str | None, str, str, str]:
-    """(method, where the pair came from, searcher, scheduler) as the user named them."""
+def _names(raw: dict) -> tuple[str | None, str, tuple[str, dict], tuple[str, dict]]:
+    """(method, where the pair came from, (searcher, its options), (scheduler, its options)),
+    the names resolved through the method as the user gave them."""
     method = _str(raw, "method")
-    searcher, _ = _component(raw, "searcher")
-    scheduler, _ = _component(raw, "scheduler")
+    searcher, searcher_options = _component(raw, "searcher")
+    scheduler, scheduler_options = _component(raw, "scheduler")
     origin = _origin(method, searcher, scheduler)
     from tuner.compose import methods  # lazy: imports torch and the searchers only when needed
 
@@ -363,16 +362,15 @@ def _names(raw: dict) -> tuple[str | None, str, str, str]:
                                               scheduler=scheduler)
     except (KeyError, ValueError) as exc:  # tuner.compose.methods.MethodError is a ValueError
         raise ConfigError(str(exc.args[0])) from None
-    return method, origin, searcher, scheduler
+    return method, origin, (searcher, searcher_options), (scheduler, scheduler_options)
 
 
-def _components(raw: dict, method: str | None, origin: str, searcher: str, scheduler: str,
-                space: SearchSpace, info: Any) -> tuple[str, dict, str, dict]:
-    """(searcher, its options, scheduler, its options), checked against the space and the
-    trainable: the default depends on the space (PSO needs a numeric parameter), a pausing
-    scheduler on a trainable that can resume."""
-    _, searcher_options = _component(raw, "searcher")
-    _, scheduler_options = _component(raw, "scheduler")
+def _components(method: str | None, origin: str, searcher: str, searcher_options: dict,
+                scheduler: str, scheduler_options: dict, space: SearchSpace,
+                info: Any) -> tuple[str, str, dict]:
+    """(searcher, scheduler, the scheduler's options with the method's), checked against the
+    space and the trainable: the default depends on the space (PSO needs a numeric
+    parameter), a pausing scheduler needs a trainable that can resume."""
     from tuner.compose import checks, methods  # lazy: imports torch and the searchers
     from tuner.schedulers import PAUSING_SCHEDULERS
 
@@ -393,7 +391,7 @@ def _components(raw: dict, method: str | None, origin: str, searcher: str, sched
         checks.check_searcher_space(searcher, space)
     except SpaceError as exc:
         raise ConfigError(f"space: {exc} (searcher {searcher})") from None
-    return searcher, searcher_options, scheduler, scheduler_options
+    return searcher, scheduler, scheduler_options
 
 
 def _budget(raw: dict) -> BudgetLadder:
