@@ -187,9 +187,11 @@ def test_trainable_classes_with_and_without_reset_config(ray_session, tmp_path, 
     assert res.best.last == pytest.approx(res.trials["last_val_accuracy"].max())
 
 
-def test_load_gives_the_same_results(asha_run):
+def test_load_gives_the_same_results(asha_run, monkeypatch):
     res = asha_run
-    again = tuner.load(res.path)
+    monkeypatch.chdir(os.path.dirname(res.path))  # a path relative to where the user is,
+    again = tuner.load(os.path.basename(res.path))  # as the README shows it
+    assert again.path == res.path
     pd.testing.assert_frame_equal(res.trials, again.trials)
     assert again.best_params == res.best_params and not again.interrupted
     assert set(again.curves.metric) >= {"val_accuracy", "epoch"}

@@ -122,6 +122,8 @@ def load(path: str | os.PathLike) -> Results:
     from tuner.record.results import pick_best
 
     path = str(path)
+    if "://" not in path:  # Ray reads a relative path as a URI without a scheme and fails
+        path = os.path.abspath(path)
     file = os.path.join(path, mf.MANIFEST)
     if not os.path.isfile(file):
         raise ConfigError(f"{path}: no {mf.MANIFEST} here — not a tuner experiment folder "
