@@ -21,6 +21,7 @@ from tuner.schedulers.asha import SeededASHA, stable_uniform
 from tuner.schedulers.checked_asha import CheckedASHA
 from tuner.schedulers.hyperband import PaperHyperBand
 from tuner.schedulers.pbt import SeededPBT, mutations_from_space
+from tuner.schedulers.promotion_asha import PromotionASHA
 from tuner.schedulers.simple import LadderFIFO, LadderMedian
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "LadderFIFO",
     "LadderMedian",
     "PaperHyperBand",
+    "PromotionASHA",
     "SchedulerError",
     "SeededASHA",
     "SeededPB2",
@@ -49,6 +51,8 @@ SCHEDULERS: dict[str, str] = {
     "asha": "asynchronous successive halving, stopping variant, brackets by stable hash",
     "asha-checked": "ASHA that stops only on rungs ranking like the top rung (Kendall tau, "
                     "measured online); none does → full fidelity",
+    "asha-promotion": "ASHA, promotion variant: pauses every trial at each rung, resumes the "
+                      "best of a rung's top 1/eta when a worker is free (needs checkpoints)",
     "hyperband": "synchronous HyperBand with the paper's brackets; pauses (needs checkpoints)",
     "median": "median stopping rule on epochs, grace = ladder min",
     "pbt": "population based training, mutations from the space (needs checkpoints)",
@@ -56,7 +60,7 @@ SCHEDULERS: dict[str, str] = {
 }
 
 # Schedulers that PAUSE trials: the trainable must save/load checkpoints to resume.
-PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt", "pb2"})
+PAUSING_SCHEDULERS = frozenset({"asha-promotion", "hyperband", "pbt", "pb2"})
 # Schedulers that clone one trial's checkpoint into another (need the space; never mutate keys
 # that reshape the weights).
 POPULATION_SCHEDULERS = frozenset({"pbt", "pb2"})
@@ -75,6 +79,10 @@ def _asha(ladder, *, metric, mode, seed, **options):
 
 def _asha_checked(ladder, *, metric, mode, seed, **options):
     return CheckedASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
+
+
+def _asha_promotion(ladder, *, metric, mode, seed, **options):
+    return PromotionASHA(ladder, metric=metric, mode=mode, **options)
 
 
 def _hyperband(ladder, *, metric, mode, seed, **options):
@@ -111,6 +119,7 @@ _BUILDERS: dict[str, tuple[Callable[..., TrialScheduler], Callable[[], type]]] =
     "fifo": (_fifo, lambda: LadderFIFO),
     "asha": (_asha, lambda: SeededASHA),
     "asha-checked": (_asha_checked, lambda: CheckedASHA),
+    "asha-promotion": (_asha_promotion, lambda: PromotionASHA),
     "hyperband": (_hyperband, lambda: PaperHyperBand),
     "median": (_median, lambda: LadderMedian),
     "pbt": (_pbt, lambda: SeededPBT),
@@ -171,7 +180,17 @@ def concurrency_hint(name: str, ladder: BudgetLadder, slots: int | None,
     with a limit of ``slots`` its brackets hold only ``slots`` trials and almost nothing is
     stopped (measured: 9 trials, limit 2 → 7 reached max instead of 1). It needs room for the
     largest bracket; PBT and PB2 for the whole population. Running trials stay bounded by resources.
+
+    Promotion-type ASHA gets no limit (``None``): every trial it has not stopped waits PAUSED
+    at a rung, so any limit would soon be all paused trials, no new one would start, and the
+    scheduler would take that for the end of the search (``PromotionASHA._end_of_search``).
+    Without a ``ConcurrencyLimiter`` Ray keeps one new trial PENDING at a time (for a custom
+    searcher, ``tune_controller._get_max_pending_trials``), so at each free slot the scheduler
+    still chooses between a promotion and that new trial; running trials stay bounded by
+    resources, and a user's ``max_concurrent`` does not cap them.
     """
+    if name == "asha-promotion":
+        return None
     if name == "hyperband":
         biggest = max(b.rungs[0][0] for b in hyperband_brackets(ladder.min, ladder.max,
                                                                  ladder.eta))

@@ -108,7 +108,7 @@ def plan(ladder: BudgetLadder, scheduler_name: str, num_samples: int | None = No
     paper = hyperband_brackets(ladder.min, ladder.max, ladder.eta)
     n = paper[0].rungs[0][0] if num_samples is None else num_samples
     out["num_samples"] = n
-    if scheduler_name == "asha":
+    if scheduler_name in ("asha", "asha-promotion"):  # promotion: the same rungs, one bracket
         out["brackets"] = _asha(sched, ladder, n, options.get("brackets", 1))
     else:  # fifo, median (at most), pbt: every trial up to max
         out["brackets"] = [_bracket(0, [{"n": n, "r": ladder.max, "data_fraction":
