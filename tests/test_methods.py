@@ -32,6 +32,7 @@ PAIRS = {
     "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha"), "asha-pso": ("pso", "asha"),
     "asha-checked-pso": ("pso", "asha-checked"),
     "asha-pso-2brackets": ("pso", "asha"),
+    "asha-promotion": ("random", "asha-promotion"), "asha-promotion-pso": ("pso", "asha-promotion"),
     "hyperband": ("random", "hyperband"), "bohb": ("mf-optuna-tpe", "hyperband"),
     "median": ("random", "median"), "pbt": ("random", "pbt"), "pb2": ("random", "pb2"),
 }

@@ -51,6 +51,12 @@ METHODS: dict[str, tuple[str, str, str]] = {
                          "asha-pso whose rungs stop trials only while they rank like the top"),
     "asha-pso-2brackets": ("pso", "asha",
                            "asha-pso over two ASHA brackets: ~1 trial in 4 starts at rung 2"),
+    "asha-promotion": ("random", "asha-promotion",
+                       "random search + promotion-type ASHA: trials pause at each rung, the "
+                       "top 1/eta resume (needs checkpoints)"),
+    "asha-promotion-pso": ("pso", "asha-promotion",
+                           "PSO + promotion-type ASHA; PSO learns from finished trials only, "
+                           "so mostly scouts (docs/schedulers.md)"),
     "median": ("random", "median", "random search + median stopping rule"),
     "pbt": ("random", "pbt", "population based training from a random population"),
     "pb2": ("random", "pb2", "population based bandits (GP-UCB explore), random population"),
