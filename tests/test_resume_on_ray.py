@@ -1,6 +1,7 @@
-"""Median stopping, PBT and PB2 resumed through real Ray make the decisions of a run never
-interrupted (issue 25): ``tuner launch`` in its own process, Ctrl-C mid-run, then the resume
-(``tuner.run(..., resume=True)``, the same ``Tuner.restore`` as ``--resume``).
+"""Median stopping, PBT, PB2 and promotion-type ASHA resumed through real Ray make the
+decisions of a run never interrupted (issue 25): ``tuner launch`` in its own process, Ctrl-C
+mid-run, then the resume (``tuner.run(..., resume=True)``, the same ``Tuner.restore`` as
+``--resume``).
 
 The stand-in decision tables (``tests/schedulers/test_state_resume.py``) prove the schedulers'
 state round trip on ``StubController``; this proves it where it matters, through Ray's
@@ -52,8 +53,8 @@ TRAIN = textwrap.dedent("""
                             checkpoint=tune.Checkpoint.from_directory(d))
 """)
 
-OPTIONS = {"median": "min_samples_required: 2", "pbt": "perturbation_interval: 2",
-           "pb2": "perturbation_interval: 2"}
+OPTIONS = {"asha-promotion": "", "median": "min_samples_required: 2",
+           "pbt": "perturbation_interval: 2", "pb2": "perturbation_interval: 2"}
 
 
 def _experiment(folder: Path, scheduler: str, name: str) -> Path:
@@ -118,7 +119,8 @@ def _outcome(run: Path) -> tuple[list, list]:
     return rows, exploits
 
 
-@pytest.mark.parametrize("scheduler,cut", [("median", 12), ("pbt", 14), ("pb2", 14)])
+@pytest.mark.parametrize("scheduler,cut", [("median", 12), ("pbt", 14), ("pb2", 14),
+                                           ("asha-promotion", 8)])
 def test_a_resumed_run_decides_as_the_uninterrupted_one(scheduler, cut, tmp_path,
                                                         ray_session, monkeypatch, capsys):
     (tmp_path / "resume_train.py").write_text(TRAIN)
@@ -138,5 +140,7 @@ def test_a_resumed_run_decides_as_the_uninterrupted_one(scheduler, cut, tmp_path
     assert exploits == expected_exploits
     if scheduler == "median":
         assert any(r[2] == "stopped early" for r in rows)  # the rule did stop trials
+    elif scheduler == "asha-promotion":  # cut while trials waited at their rungs
+        assert sorted(r[3] for r in rows) == ["1", "1", "1", "1", "3", "6"]
     else:
         assert exploits  # and the population did exploit
