@@ -38,23 +38,45 @@ import numpy as np
 __all__ = ["FRACTIONS", "main", "run_one", "summarise"]
 
 FRACTIONS = np.round(np.linspace(0.02, 1.0, 50), 4)
+USER_BUDGETS = (10, 20, 50)  # full-trial equivalents: what a user runs with a day on one GPU
 TIME_POINTS = 60  # log-spaced simulated-time grid per instance
 
 
 def instance_names(spec: str) -> list[str]:
+    """``dev``, ``scenario/*``, ``real`` (every recorded table) or names, comma-separated."""
     from benchmarks import yahpo
+    from benchmarks.recorded import table
 
     out: list[str] = []
     for item in spec.split(","):
         item = item.strip()
         if item == "dev":
             out.extend(yahpo.DEV_INSTANCES)
+        elif item == "real":
+            out.extend(table.instances())
         elif item.endswith(("/*", ":all")):
             sc = item.split("/")[0].split(":")[0]
             out.extend(f"{sc}/{i}" for i in yahpo.instances(sc))
         elif item:
             out.append(item)
     return list(dict.fromkeys(out))
+
+
+def load_instance(name: str):
+    """A YAHPO instance (``lcbench/167168``) or a recorded table of real training
+    (``real/mnist1d-cnn``, ``benchmarks.recorded.table``): both answer the same calls."""
+    if name.startswith("real/"):
+        from benchmarks.recorded import table
+
+        return table.load(name)
+    from benchmarks import yahpo
+
+    return yahpo.load(name)
+
+
+def full_trial_cost(bench) -> float:
+    """Budget units of one trial at full fidelity: the issue's "full-trial equivalent"."""
+    return float(bench.fidelity_max) if bench.multi_epoch else 1.0
 
 
 def best_so_far(values: np.ndarray, mode: str) -> np.ndarray:
@@ -74,9 +96,9 @@ def run_one(instance: str, method: str, seed: int, workers: int, budget_scale: f
     whose cost crosses the budget counts in neither (``Trajectory.incumbent``).
     """
     warnings.filterwarnings("ignore")
-    from benchmarks import peers, simulator, yahpo
+    from benchmarks import peers, simulator
 
-    bench = yahpo.load(instance)
+    bench = load_instance(instance)
     budget = bench.budget() * budget_scale
     setup = peers.build(method, bench, seed=seed, workers=workers)
     t0 = time.perf_counter()
@@ -100,12 +122,32 @@ def run_one(instance: str, method: str, seed: int, workers: int, budget_scale: f
             row[f"{prefix}regret_{pct}"] = float(at_frac[np.searchsorted(FRACTIONS, pct / 100)])
         row[f"{prefix}regret_100"] = float(at_frac[-1])
         fracs[axis], runs[axis] = at_frac, (clock, regret)
+    row.update(_at_user_budgets(bench, traj, spent, setup.task.levels[-1]))
     row.update({
         "sim_seconds": float(clock[-1]) if len(clock) else 0.0,
         "decision_ms_per_result": 1e3 * traj.decision_seconds / max(1, traj.num_decisions),
         "wall_seconds": wall,
     })
     return row, fracs, runs
+
+
+def _at_user_budgets(bench, traj, spent: np.ndarray, top: int) -> dict:
+    """Regret of the best full-fidelity result after 10, 20 and 50 full-trial equivalents
+    (NaN past the run's budget) and, on a recorded table, the test score of the model chosen
+    there and at the whole budget — the figure a user gets."""
+    unit, out = full_trial_cost(bench), {}
+    regret = _regret_curve(bench, traj.incumbent(bench.mode, level=top))
+    for k in USER_BUDGETS:
+        j = np.searchsorted(spent, k * unit, side="right") - 1
+        inside = k * unit <= traj.budget * (1 + 1e-9)
+        out[f"regret_fte{k}"] = (float(regret[j]) if j >= 0 and len(regret) else 1.0) \
+            if inside else math.nan
+    if hasattr(bench, "test_score"):
+        for k in (*USER_BUDGETS, None):
+            cfg = traj.incumbent_config(bench.mode, top, k * unit if k else traj.budget)
+            out[f"test_fte{k}" if k else "test_100"] = (
+                bench.test_score(cfg) if cfg is not None else math.nan)
+    return out
 
 
 def _job(args):
@@ -177,6 +219,39 @@ def summarise(rows: list[dict], fracs: dict, grids, curves, methods, instances) 
               "|---|" + "---|" * len(per.columns)]
     for inst, r in per.iterrows():
         lines.append(f"| {inst} | " + " | ".join(f"{v:.4f}" for v in r.values) + " |")
+    return "\n".join(lines)
+
+
+def summarise_user_budgets(rows: list[dict], methods: list[str]) -> str:
+    """Markdown: regret of the best full-fidelity result after 10 / 20 / 50 full-trial
+    equivalents and at the whole budget, mean rank at each; on recorded tables, the chosen
+    model's test score (mean and 95 % t-interval over seeds and instances)."""
+    import pandas as pd
+
+    from benchmarks.stats import interval95
+
+    df = pd.DataFrame(rows)
+    cols = [f"regret_fte{k}" for k in USER_BUDGETS] + ["regret_100"]
+    heads = [f"{k} full trials" for k in USER_BUDGETS] + ["whole budget"]
+    for c in cols:
+        df[f"rank_{c}"] = df.groupby(["instance", "seed"])[c].rank(method="average")
+    agg = df.groupby("method")[cols + [f"rank_{c}" for c in cols]].mean()
+    lines = ["| method | " + " | ".join(f"regret, rank @ {h}" for h in heads) + " |",
+             "|---|" + "---|" * len(cols)]
+    for m in sorted(methods, key=lambda m: agg.loc[m, "rank_regret_fte20"]):
+        cells = [f"{agg.loc[m, c]:.4f}, {agg.loc[m, 'rank_' + c]:.2f}" for c in cols]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    tests = [c for c in [f"test_fte{k}" for k in USER_BUDGETS] + ["test_100"] if c in df]
+    if tests:
+        lines += ["", "Test score of the chosen model (mean ± 95 % interval over runs):", "",
+                  "| method | " + " | ".join(f"@ {h}" for h in heads) + " |",
+                  "|---|" + "---|" * len(tests)]
+        for m in sorted(methods, key=lambda m: -df.loc[df.method == m, "test_fte20"].mean()):
+            cells = []
+            for c in tests:
+                mean, half = interval95(df.loc[df.method == m, c].dropna().to_numpy())
+                cells.append(f"{mean:.4f} ± {half:.4f}")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -394,6 +469,9 @@ def _write_results(out: Path, done: _Collected, instances: list[str],
     _, curves_any = _time_curves(done.runs_any, instances)
     _write_curves(out / "curves.csv", done, grids, curves, curves_any)
     table = summarise(done.rows, done.fracs, grids, curves, methods, instances)
+    table += ("\n\nAt the budgets users run (full-trial equivalents: runs of the whole "
+              "schedule's cost), read from the same runs:\n\n"
+              + summarise_user_budgets(done.rows, methods))
     (out / "table.md").write_text(table + "\n")
     plot(done.fracs, grids, curves, methods, instances, out / "regret.png")
     return table

@@ -65,9 +65,11 @@ class Setup:
 
 def default_ladder(bench, eta: int = 3) -> BudgetLadder:
     """lcbench: epochs 3..52 (epoch 1 ranks configs no better than chance — data README);
+    a recorded table: from its task file's ``budget.min`` (1 unless set) to its last epoch;
     rbv2/iaml: 27 steps of trainsize, rungs 1/27, 3/27, 9/27, 1 of the data."""
     if bench.multi_epoch:
-        return BudgetLadder(min=3, max=int(bench.fidelity_max), eta=eta)
+        return BudgetLadder(min=getattr(bench, "ladder_min", 3), max=int(bench.fidelity_max),
+                            eta=eta)
     rungs = BudgetLadder(min=1, max=27, eta=eta).rung_resources()
     return BudgetLadder(min=1, max=27, eta=eta,
                         data_fraction=tuple(max(bench.fidelity_min, r / 27) for r in rungs))

@@ -7,7 +7,8 @@ The searcher is a Ray ``Searcher`` (``suggest``/``on_trial_result``/``on_trial_c
 scheduler a Ray ``TrialScheduler`` (``on_trial_add``/``on_trial_result``/``on_trial_complete``/
 ``on_trial_remove``/``choose_trial_to_run``), called in the order and with the arguments Ray's
 controller uses (``ray/tune/execution/tune_controller.py``): a STOP result reaches the searcher
-only through ``on_trial_complete``; a paused trial stopped by the scheduler reaches the searcher
+only through ``on_trial_complete``; a trial's result at its last level meets its stop criterion
+(``Trial.should_stop``), so neither ``on_trial_result`` sees it — only ``on_trial_complete``; a paused trial stopped by the scheduler reaches the searcher
 as ``on_trial_complete(trial_id)`` without a result; a resumed trial continues from its
 checkpoint (the next level).
 
@@ -169,6 +170,7 @@ class Trajectory:
     level: list[int] = field(default_factory=list)
     trial: list[int] = field(default_factory=list)
     num_trials: int = 0
+    configs: dict[int, dict] = field(default_factory=dict)  # trial index -> its config
     decision_seconds: float = 0.0  # wall time inside searcher + scheduler calls
     num_decisions: int = 0
     decision_cum: list[float] = field(default_factory=list)  # decision_seconds after each result
@@ -193,6 +195,17 @@ class Trajectory:
         value = np.where(keep, a["value"].astype(float), worst)
         best = np.maximum.accumulate(value) if mode == "max" else np.minimum.accumulate(value)
         return np.where(np.isfinite(best), best, np.nan) if len(best) else best
+
+    def incumbent_config(self, mode: str, level: int, spent: float) -> dict | None:
+        """The config of the best result at ``level`` reported once ``spent`` units were used
+        (the earliest of equal values): the model a user stopping there would ship."""
+        a = self.arrays()
+        keep = (a["spent"] <= min(spent, self.budget) * (1 + 1e-12)) & (a["level"] == level)
+        if not keep.any():
+            return None
+        values = np.where(keep, a["value"].astype(float), np.nan)
+        j = int(np.nanargmax(values) if mode == "max" else np.nanargmin(values))
+        return self.configs.get(self.trial[j])
 
 
 class _Run:
@@ -251,6 +264,7 @@ class _Run:
             return None
         trial = SimTrial(trial_id, dict(config))
         trial.curve = _Curve(self.task, trial.config)
+        self.traj.configs[ctl.num_trials] = trial.config
         ctl.num_trials += 1
         ctl.live[trial] = None
         t0 = self.clock()
@@ -306,11 +320,14 @@ class _Run:
         """The scheduler's and searcher's calls on a result, in the order Ray's controller
         makes them, and the stop or pause they ask for; (decision, trial at its last level)."""
         t0 = self.clock()
-        decision = self.scheduler.on_trial_result(self.ctl, trial, result)
-        if decision != TrialScheduler.STOP:
-            self.searcher.on_trial_result(trial.trial_id, result)
         last = self.task.next_level(level) is None
-        if decision == TrialScheduler.STOP or last:
+        if last:  # Ray: the trial's stop criterion is met, neither on_trial_result is called
+            decision = TrialScheduler.STOP
+        else:
+            decision = self.scheduler.on_trial_result(self.ctl, trial, result)
+            if decision != TrialScheduler.STOP:
+                self.searcher.on_trial_result(trial.trial_id, result)
+        if decision == TrialScheduler.STOP:
             result["done"] = True
             if trial.status == RUNNING:
                 self.ctl.stop_trial(trial)

@@ -343,15 +343,32 @@ class PackedRun:
                     self.buffers[name].index_copy_(0, sub, b)
         return losses.detach()
 
+    def evaluate(self, member_ids: Iterable[MemberId] | None = None, split: str = "test"
+                 ) -> dict[MemberId, tuple[float, float]]:
+        """Per member, (mean cross-entropy, accuracy) on `split` of its own data, all members
+        in one vmapped pass — what `TrainingRun.evaluate_split` gives a solo run (the
+        recorded-curve benchmark scores every epoch on the test split this way)."""
+        ids = list(self.members if member_ids is None else member_ids)
+        if not ids:
+            return {}
+        runs = [self.members[m] for m in ids]
+        rows = torch.tensor([self.rows[m] for m in ids], device=self._device)
+        xs, ys = zip(*(r._to_device(*r.data.split(split)) for r in runs))
+        loss, acc = self._evaluate(rows, runs, (list(xs), list(ys)))
+        return {m: (float(loss[j]), float(acc[j])) for j, m in enumerate(ids)}
+
     @torch.no_grad()
-    def _evaluate(self, rows: torch.Tensor, runs: list[TrainingRun]
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-member (mean cross-entropy, accuracy) on each member's validation split."""
+    def _evaluate(self, rows: torch.Tensor, runs: list[TrainingRun],
+                  split: tuple[list, list] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-member (mean cross-entropy, accuracy) on each member's validation split, or on
+        `split` (per member, its inputs and labels)."""
         params = {n: p[rows] for n, p in self.params.items()}
         buffers = {n: b[rows] for n, b in self.buffers.items()}
         shared = all(r.data is runs[0].data for r in runs)
-        x_val = runs[0]._x_val if shared else torch.stack([r._x_val for r in runs])
-        y_val = runs[0]._y_val if shared else torch.stack([r._y_val for r in runs])
+        xs, ys = split if split is not None else ([r._x_val for r in runs],
+                                                  [r._y_val for r in runs])
+        x_val = xs[0] if shared else torch.stack(xs)
+        y_val = ys[0] if shared else torch.stack(ys)
         fn = self._eval_shared if shared else self._train_fn
         self.template.eval()
         loss = torch.zeros(len(runs), dtype=torch.float64, device=self._device)
