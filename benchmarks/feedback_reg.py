@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from benchmarks._output import write_runs
+from benchmarks.output import write_runs
 
 from benchmarks.stats import interval95
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._output import write_runs
+from benchmarks.output import write_runs
 
 from benchmarks.stats import interval95
 

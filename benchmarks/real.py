@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._output import write_runs
+from benchmarks.output import write_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = ROOT / "examples" / "digits_mlp.yaml"

@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._output import write_runs
+from benchmarks.output import write_runs
 from benchmarks.stats import interval95
 
 ROOT = Path(__file__).resolve().parents[1]

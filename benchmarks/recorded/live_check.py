@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._output import write_runs
+from benchmarks.output import write_runs
 from benchmarks.recorded.table import TableBenchmark, load
 from benchmarks.stats import interval95
 
