@@ -1,6 +1,7 @@
 """Check a comparison's results against the project's goals for the default method.
 
     python -m benchmarks.goals benchmarks/results/dev30-w4 [--method asha-pso]
+    python -m benchmarks.goals --budgets benchmarks/results/real-mnist1d-cnn-w4-all
 
 Reads ``runs.csv`` and ``curves.csv(.gz)`` written by ``benchmarks.compare`` and prints, for
 the method (default: ``tuner.compose.methods.DEFAULT_METHOD``) against every peer in the run
@@ -48,8 +49,9 @@ def _curves(out: Path):
     return grids, curves
 
 
-def _paired_runs(outs: list[Path]):
-    """Merged ``runs.csv``; with several folders only pairs that every method ran."""
+def _paired_runs(outs: list[Path], keep: list[str] | None = None):
+    """Merged ``runs.csv`` (only the methods in ``keep`` when given); with several folders
+    only the pairs that every method ran."""
     import pandas as pd
 
     frames = []
@@ -62,6 +64,8 @@ def _paired_runs(outs: list[Path]):
         frames.append(df)
     runs = pd.concat(frames, ignore_index=True)
     runs = runs.drop_duplicates(["instance", "method", "seed"])
+    if keep:
+        runs = runs[runs["method"].isin(keep)].copy()
     if len(outs) > 1:
         n_methods = runs["method"].nunique()
         complete = runs.groupby(["instance", "seed"])["method"].transform("nunique") == n_methods
@@ -155,11 +159,68 @@ def _goal_rows(runs, agg, method: str, peers: list[str], sp, speed_txt: str) -> 
     return rows
 
 
+BUDGETS = (("regret_fte10", "test_fte10", "10 full trials"),
+           ("regret_fte20", "test_fte20", "20 full trials"),
+           ("regret_fte50", "test_fte50", "50 full trials"),
+           ("regret_100", "test_100", "whole budget"))
+TEST_PEERS = ("random", "optuna-study-tpe")  # issue 21: test score ahead of these two
+
+
+def user_budget_goals(outs: list[Path], method: str, keep: list[str] | None = None) -> str:
+    """Issue 21's goals at 10, 20, 50 full-trial equivalents and the whole budget (markdown):
+    best mean rank among every method of the run, mean regret ≤ 0.5 × the best peer's, no
+    instance > 0.01 behind the best peer, and — on recorded tables — the chosen model's test
+    score ahead of random search and Optuna TPE (paired difference, 95 % t-interval)."""
+    from benchmarks.peers import PEERS
+    from benchmarks.stats import interval95
+
+    runs = _paired_runs(outs, keep)
+    methods = list(dict.fromkeys(runs["method"]))
+    peers = [m for m in methods if m in PEERS]
+    seeds = runs.groupby("instance")["seed"].nunique()
+    lines = [f"{runs['instance'].nunique()} instances, {seeds.min()}–{seeds.max()} seeds, "
+             f"{len(methods)} methods ({', '.join(methods)}); ranks among all of them.", "",
+             "| budget | mean rank: ours vs best peer | mean regret: ours vs best peer | worst "
+             "instance vs best peer there | test: ours − " + " | test: ours − ".join(TEST_PEERS)
+             + " |", "|---|---|---|---|" + "---|" * len(TEST_PEERS)]
+    for col, test, label in BUDGETS:
+        if col not in runs or runs[col].isna().all():
+            continue
+        rank = runs.groupby(["instance", "seed"])[col].rank(method="average")
+        mean_rank = rank.groupby(runs["method"]).mean()
+        regret = runs.groupby("method")[col].mean()
+        rp, gp = min(peers, key=mean_rank.get), min(peers, key=regret.get)
+        per = runs.pivot_table(index="instance", columns="method", values=col, aggfunc="mean")
+        gap = per[method] - per[peers].min(axis=1)
+        ratio = regret[method] / regret[gp] if regret[gp] > 0 else math.inf
+        cells = [label,
+                 f"{mean_rank[method]:.2f} vs {rp} {mean_rank[rp]:.2f} "
+                 f"{_met(mean_rank[method] < mean_rank[rp])}",
+                 f"{regret[method]:.4f} vs {gp} {regret[gp]:.4f} ({ratio:.2f}×) "
+                 f"{_met(ratio <= 0.5)}",
+                 f"{gap.idxmax()} {gap.max():+.4f} {_met(gap.max() <= 0.01)}"]
+        wide = runs.pivot_table(index=["instance", "seed"], columns="method", values=test) \
+            if test in runs else None
+        for peer in TEST_PEERS:
+            if wide is None or peer not in wide or method not in wide:
+                cells.append("—")
+                continue
+            d, h = interval95((wide[method] - wide[peer]).dropna().to_numpy())
+            cells.append(f"{d:+.4f} ± {h:.4f} {_met(d - h > 0)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.goals", description=__doc__.split(
         "\n")[0])
     p.add_argument("results", nargs="+", help="folders written by python -m benchmarks.compare")
     p.add_argument("--method", default=None, help="default: tuner.compose.methods.DEFAULT_METHOD")
+    p.add_argument("--budgets", action="store_true",
+                   help="issue 21's goals at 10, 20, 50 full-trial equivalents and the whole "
+                        "budget (regret, rank, test score on recorded tables)")
+    p.add_argument("--methods", default=None,
+                   help="comma list: judge among these methods only (e.g. the ones every seed ran)")
     args = p.parse_args(argv)
     outs = [Path(r) for r in args.results]
     for out in outs:
@@ -169,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     from tuner.compose.methods import DEFAULT_METHOD
 
-    print(goals(outs, args.method or DEFAULT_METHOD))
+    method = args.method or DEFAULT_METHOD
+    keep = args.methods.split(",") if args.methods else None
+    print(user_budget_goals(outs, method, keep) if args.budgets else goals(outs, method))
     return 0
 
 

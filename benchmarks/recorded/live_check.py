@@ -24,7 +24,6 @@ import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from benchmarks.output import write_runs
 from benchmarks.recorded.table import TableBenchmark, load

@@ -36,7 +36,7 @@ from ray.tune.schedulers.async_hyperband import _Bracket
 
 from tuner.budget import BudgetLadder
 
-__all__ = ["SeededASHA", "stable_uniform"]
+__all__ = ["JsonStateFile", "SeededASHA", "stable_uniform"]
 
 
 def stable_uniform(seed: int | None, index: int) -> float:
@@ -104,7 +104,20 @@ def _finite(value: Any) -> bool:
         return False
 
 
-class SeededASHA(AsyncHyperBandScheduler):
+class JsonStateFile:
+    """Ray's ``TrialScheduler.save/restore`` through the scheduler's own ``get_state`` /
+    ``set_state``, as JSON (readable, and no pickle of live Trial objects)."""
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "w") as f:
+            json.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.set_state(json.load(f))
+
+
+class SeededASHA(JsonStateFile, AsyncHyperBandScheduler):
     """ASHA over ``ladder`` (``grace=min``, ``max_t=max``, ``rf=η``) with hashed brackets."""
 
     def __init__(
@@ -208,10 +221,3 @@ class SeededASHA(AsyncHyperBandScheduler):
             bracket._rungs = [(int(m), _SortedRung(rec)) for m, rec in rungs]
         self._trial_info = {tid: self._brackets[i] for tid, i in state["trial_bracket"].items()}
 
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "w") as f:
-            json.dump(self.get_state(), f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path) as f:
-            self.set_state(json.load(f))

@@ -39,7 +39,6 @@ already and is resumed first. The trainable must resume from its checkpoint
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from typing import Any
 
@@ -47,6 +46,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from tuner.budget import BudgetLadder
+from tuner.schedulers.asha import JsonStateFile
 from tuner.schedulers.controller import creation_number
 
 __all__ = ["PromotionASHA"]
@@ -83,7 +83,7 @@ def _set_status(trial: Any, status: str) -> None:
         trial.status = status
 
 
-class PromotionASHA(TrialScheduler):
+class PromotionASHA(JsonStateFile, TrialScheduler):
     """Promotion-type ASHA over ``ladder``: rungs ``min·η^k < max``, one bracket."""
 
     _supports_buffered_results = False  # a buffered result would carry a trial past its rung
@@ -254,11 +254,3 @@ class PromotionASHA(TrialScheduler):
         self._relink = set(self._waiting)
         self.promotions = [(tid, int(m)) for tid, m in state["promotions"]]
         self.reached_max = int(state["reached_max"])
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "w") as f:
-            json.dump(self.get_state(), f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path) as f:
-            self.set_state(json.load(f))
