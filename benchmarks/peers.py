@@ -85,6 +85,7 @@ def _build_ours(name: str, bench, seed: int, workers: int) -> Setup:
     ladder = default_ladder(bench)
     w = wiring.wire(searcher_name, scheduler_name, bench.space, ladder, metric=bench.metric,
                     mode=bench.mode, seed=seed, slots=workers,
+                    searcher_options=methods.searcher_options(name, searcher_name),
                     scheduler_options=methods.scheduler_options(name, scheduler_name))
     task = SimTask(bench, ladder, multi_fidelity=scheduler_name != "fifo")
     return Setup(task, w.searcher, w.scheduler,

@@ -24,7 +24,7 @@ BUDGETS = (10, 20, 50)
 
 
 def regret_at_user_budgets(instance: str, n_particles: int | None, seed: int,
-                           workers: int = 4) -> list[float]:
+                           workers: int = 4, scout_fraction: float = 0.0) -> list[float]:
     """One run of the default with ``n_particles``; regret after each of ``BUDGETS``."""
     from benchmarks import peers, simulator
     from benchmarks.compare import full_trial_cost, load_instance
@@ -35,7 +35,9 @@ def regret_at_user_budgets(instance: str, n_particles: int | None, seed: int,
     searcher, scheduler = methods.resolve(method=methods.DEFAULT_METHOD, space=bench.space)
     w = wiring.wire(searcher, scheduler, bench.space, ladder, metric=bench.metric,
                     mode=bench.mode, seed=seed, slots=workers,
-                    searcher_options={"n_particles": n_particles} if n_particles else None,
+                    searcher_options={**({"n_particles": n_particles} if n_particles else {}),
+                                      **({"scout_fraction": scout_fraction}
+                                         if scout_fraction else {})} or None,
                     scheduler_options=methods.scheduler_options(methods.DEFAULT_METHOD,
                                                                 scheduler))
     task = simulator.SimTask(bench, ladder, multi_fidelity=True)
@@ -58,16 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instances", default="real/mnist1d-cnn")
     p.add_argument("--particles", default="0,24,40", help="comma list; 0 = the default size")
     p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--scouts", default="0",
+                   help="comma list of scout fractions (uniform draws instead of a particle)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     warnings.filterwarnings("ignore")
-    print("| instance | particles | " + " | ".join(f"regret @ {k} full trials" for k in BUDGETS)
-          + " |\n|---|---|" + "---|" * len(BUDGETS))
+    print("| instance | particles | scouts | " + " | ".join(f"regret @ {k} full trials" for k in BUDGETS)
+          + " |\n|---|---|---|" + "---|" * len(BUDGETS))
     for inst in args.instances.split(","):
-        for n in (int(x) for x in args.particles.split(",")):
-            r = np.array([regret_at_user_budgets(inst, n or None, s) for s in range(args.seeds)])
+        for n, f in ((int(x), float(y)) for x in args.particles.split(",")
+                     for y in args.scouts.split(",")):
+            r = np.array([regret_at_user_budgets(inst, n or None, s, scout_fraction=f)
+                          for s in range(args.seeds)])
             half = 1.96 * r.std(axis=0, ddof=1) / np.sqrt(len(r))
             cells = " | ".join(f"{m:.4f} ± {h:.4f}" for m, h in zip(r.mean(axis=0), half))
-            print(f"| {inst} | {n or 'default'} | {cells} |", flush=True)
+            print(f"| {inst} | {n or 'default'} | {f:g} | {cells} |", flush=True)
     return 0
 
 

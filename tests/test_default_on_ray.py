@@ -46,7 +46,7 @@ def experiment(tmp_path, trainable, name, **changes):
 
 
 def test_the_default_is_the_checked_rung_method():
-    assert DEFAULT_METHOD == "asha-checked-pso"
+    assert DEFAULT_METHOD == "asha-checked-pso-scouts"
 
 
 def test_the_default_stops_trials_at_rungs_that_rank_like_the_top(ray_session, tmp_path):

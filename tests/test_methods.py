@@ -31,6 +31,7 @@ PAIRS = {
     "asha": ("random", "asha"), "asha-hyperopt-tpe": ("hyperopt-tpe", "asha"),
     "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha"), "asha-pso": ("pso", "asha"),
     "asha-checked-pso": ("pso", "asha-checked"),
+    "asha-checked-pso-scouts": ("pso", "asha-checked"),
     "asha-pso-2brackets": ("pso", "asha"),
     "asha-promotion": ("random", "asha-promotion"), "asha-promotion-pso": ("pso", "asha-promotion"),
     "hyperband": ("random", "hyperband"), "bohb": ("mf-optuna-tpe", "hyperband"),

@@ -53,7 +53,7 @@ def test_the_default_falls_back_on_an_instance_built_to_mislead(monkeypatch):
     measured to mislead."""
     from tuner.compose.methods import DEFAULT_METHOD
 
-    assert DEFAULT_METHOD == "asha-checked-pso"
+    assert DEFAULT_METHOD == "asha-checked-pso-scouts"
     bench = synthetic.MisleadingFidelity()
     monkeypatch.setattr(yahpo, "load", lambda name: bench)
     plain = [compare.run_one("misleading/3d", "asha-pso", s, 4)[0] for s in (0, 1)]

@@ -49,6 +49,9 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "asha-pso": ("pso", "asha", "asynchronous PSO moved by each trial's last rung + ASHA"),
     "asha-checked-pso": ("pso", "asha-checked",
                          "asha-pso whose rungs stop trials only while they rank like the top"),
+    "asha-checked-pso-scouts": ("pso", "asha-checked",
+                                "asha-checked-pso where half the new trials are uniform "
+                                "scouts (cheap exploration under ASHA)"),
     "asha-pso-2brackets": ("pso", "asha",
                            "asha-pso over two ASHA brackets: ~1 trial in 4 starts at rung 2"),
     "asha-promotion": ("random", "asha-promotion",
@@ -73,7 +76,7 @@ METHODS: dict[str, tuple[str, str, str]] = {
 # to full fidelity where asha-pso cannot (0.17 vs 0.69 final regret): a default that notices
 # misleading rungs at no cost where they agree (issue 12). Confirmed on the held-out set
 # (level mean regret, better mean rank, fewer instances far behind the best peer).
-DEFAULT_METHOD = "asha-checked-pso"
+DEFAULT_METHOD = "asha-checked-pso-scouts"
 # PSO needs a numeric parameter to move along: on a space without one the default is this.
 DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt-tpe"
 
@@ -88,6 +91,13 @@ MF_SEARCHERS = {"mf-optuna-tpe": "Optuna's TPE fitted on the highest rung with e
 # nothing to detect. Ray's ``AsyncHyperBandScheduler`` weights bracket s by e^(rungs_s - max),
 # so with 4 rungs ~27 % of trials land there. Measured, not the default: docs/benchmarks.md.
 METHOD_SCHEDULER_OPTIONS: dict[str, dict[str, Any]] = {"asha-pso-2brackets": {"brackets": 2}}
+
+# A method's own searcher settings, under what the user writes (``searcher.scout_fraction``
+# wins). Scouts: half the new trials are uniform draws instead of a particle's next position.
+# Under ASHA a poor scout costs one rung, so exploring stays cheap while the swarm exploits
+# (measured for issue 21: docs/benchmarks.md, "Candidates for the default").
+METHOD_SEARCHER_OPTIONS: dict[str, dict[str, Any]] = {
+    "asha-checked-pso-scouts": {"scout_fraction": 0.5}}
 
 # Old names that did not say whose TPE they ran (issue 12): still accepted, with one
 # deprecation line per name and process.
@@ -175,6 +185,15 @@ def scheduler_options(method: str | None, scheduler: str, given: dict | None = N
     own = METHOD_SCHEDULER_OPTIONS.get(canonical("method", method) or "", {})
     if method in METHODS and METHODS[method][1] != scheduler:
         own = {}  # the user swapped the scheduler: the method's settings were for its own
+    return {**own, **(given or {})}
+
+
+def searcher_options(method: str | None, searcher: str, given: dict | None = None) -> dict:
+    """The searcher's options: the method's own (``METHOD_SEARCHER_OPTIONS``, only while the
+    method's searcher is the one in use), then what the user ``given``, which wins."""
+    own = METHOD_SEARCHER_OPTIONS.get(canonical("method", method) or "", {})
+    if method in METHODS and METHODS[method][0] != searcher:
+        own = {}  # the user swapped the searcher: the method's settings were for its own
     return {**own, **(given or {})}
 
 

@@ -374,11 +374,15 @@ def _components(method: str | None, origin: str, searcher: str, searcher_options
     from tuner.compose import checks, methods  # lazy: imports torch and the searchers
     from tuner.schedulers import PAUSING_SCHEDULERS
 
+    own = method
     if origin.endswith("default method"):  # nothing named, or a searcher without a scheduler
         named = None if origin == "the default method" else searcher
         searcher, scheduler = methods.resolve(method=None, searcher=named, scheduler=None,
                                               space=space)
+        own = methods.default_method(space)  # its own settings, where its searcher runs
     scheduler_options = methods.scheduler_options(method, scheduler, scheduler_options)
+    searcher_options.update({k: v for k, v in methods.searcher_options(own, searcher).items()
+                             if k not in searcher_options})
     checks.check_options("searcher", searcher, searcher_options)
     checks.check_options("scheduler", scheduler, scheduler_options)
     if scheduler in PAUSING_SCHEDULERS and not info.resumable:

@@ -23,6 +23,9 @@ __all__ = ["check_cluster_resources", "check_local_resources", "check_results_di
 
 # Keys a resumed run may differ in without changing what it computes.
 _FREE_ON_RESUME = {"name", "storage", "description", "num_samples"}
+# Searcher settings a newer default adds: absent from a run started before, they change
+# nothing on resume — Ray restores the searcher it pickled, with the settings it had.
+_ADDED_DEFAULTS = {"searcher.scout_fraction"}
 
 
 def check_results_dir(exp: Any, resume: bool) -> None:
@@ -80,6 +83,8 @@ def resume_changes(before: dict, now: dict) -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             for k in sorted(set(a) | set(b)):
                 walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+        elif a is None and key in _ADDED_DEFAULTS:
+            return
         elif a != b and key.split(".")[0] not in _FREE_ON_RESUME:
             out.append(f"{key}: {a!r} → {b!r}")
 

@@ -71,10 +71,14 @@ class PSOSearcher(SpaceSearcher):
         inertia: float = 0.7298,
         cognitive: float = 1.49618,
         social: float = 1.49618,
+        scout_fraction: float = 0.0,
         **kwargs: Any,
     ):
         check_pso_space(space)
+        if not 0.0 <= scout_fraction < 1.0:
+            raise SpaceError(f"pso: scout_fraction must be in [0, 1), got {scout_fraction}")
         super().__init__(space, **kwargs)
+        self.scout_fraction = scout_fraction
         self.dims = list(space.searchable)
         d = len(self.dims)
         n = n_particles or 10 + int(2 * math.sqrt(d))  # SPSO 2006 (Bratton & Kennedy, 2007)
@@ -113,13 +117,18 @@ class PSOSearcher(SpaceSearcher):
 
     def _propose(self, trial_id: str) -> dict:
         self._require_metric()
-        if self._ready:
+        if self._ready and not self._scouting():
             i = self._ready.popleft()
             pos = self.x[i].copy()
         else:  # more concurrent trials than particles
             i, pos = _SCOUT, self.rng.random(len(self.dims))
         self._busy[trial_id] = (i, pos)
         return self._config(pos)
+
+    def _scouting(self) -> bool:
+        """Send a uniform scout although a particle is ready (``scout_fraction`` of the time)."""
+        fraction = getattr(self, "scout_fraction", 0.0)  # searchers pickled before the option
+        return fraction > 0 and self.rng.random() < fraction
 
     def _observe(self, trial_id: str, config: dict, loss: float | None, result: dict | None):
         i, pos = self._busy.pop(trial_id, (_SCOUT, None))
