@@ -177,6 +177,9 @@ def user_budget_goals(outs: list[Path], method: str, keep: list[str] | None = No
     runs = _paired_runs(outs, keep)
     methods = list(dict.fromkeys(runs["method"]))
     peers = [m for m in methods if m in PEERS]
+    if method not in methods or not peers:
+        raise SystemExit(f"goals: need {method!r} and at least one peer ({', '.join(PEERS)}) "
+                         f"in the runs; found {', '.join(methods)}")
     seeds = runs.groupby("instance")["seed"].nunique()
     lines = [f"{runs['instance'].nunique()} instances, {seeds.min()}–{seeds.max()} seeds, "
              f"{len(methods)} methods ({', '.join(methods)}); ranks among all of them.", "",
