@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         task = load_task(args.task, args.tables)
     except (KeyError, ValueError) as exc:
-        print(f"recorder: {exc}", file=sys.stderr)
+        print(f"recorder: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     import torch
 
