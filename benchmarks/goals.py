@@ -2,6 +2,8 @@
 
     python -m benchmarks.goals benchmarks/results/dev30-w4 [--method asha-pso]
     python -m benchmarks.goals --budgets benchmarks/results/real-mnist1d-cnn-w4-all
+    python -m benchmarks.goals --rows asha-checked-pso-scouts,random FOLDER [FOLDER ...]
+    python -m benchmarks.goals --versus asha-checked-pso FOLDER [FOLDER ...]
 
 Reads ``runs.csv`` and ``curves.csv(.gz)`` written by ``benchmarks.compare`` and prints, for
 the method (default: ``tuner.compose.methods.DEFAULT_METHOD``) against every peer in the run
@@ -214,6 +216,49 @@ def user_budget_goals(outs: list[Path], method: str, keep: list[str] | None = No
     return "\n".join(lines)
 
 
+def rows_table(outs: list[Path], show: list[str]) -> str:
+    """The compact table of docs/benchmarks.md: per method, at each of ``BUDGETS``, mean
+    regret (mean rank among every method of the runs, on the (instance, seed) pairs all of them
+    ran) · mean test score of the chosen model where the runs have one; means over every seed
+    a method ran."""
+    import pandas as pd
+
+    runs = pd.concat([pd.read_csv(o / "runs.csv") for o in outs], ignore_index=True)
+    runs = runs.drop_duplicates(["instance", "method", "seed"])
+    n = runs["method"].nunique()
+    full = runs[runs.groupby(["instance", "seed"])["method"].transform("nunique") == n]
+    cols = [(c, t, label) for c, t, label in BUDGETS if c in runs]
+    lines = ["| method | seeds | " + " | ".join(f"@ {label}: regret (rank)"
+                                                 + (" · test" if t in runs else "")
+                                                 for _, t, label in cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for m in show:
+        g = runs[runs["method"] == m]
+        cells = []
+        for c, t, _ in cols:
+            rank = full.groupby(["instance", "seed"])[c].rank(method="average")[
+                full["method"] == m].mean()
+            cells.append(f"{g[c].mean():.4f} ({rank:.1f})"
+                         + (f" · {g[t].mean():.4f}" if t in runs else ""))
+        lines.append(f"| {m} | {g['seed'].nunique()} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def versus(outs: list[Path], method: str, other: str) -> str:
+    """Paired ``method − other`` regret at each budget (mean ± 95 % t-interval)."""
+    import pandas as pd
+
+    from benchmarks.stats import interval95
+
+    runs = pd.concat([pd.read_csv(o / "runs.csv") for o in outs], ignore_index=True)
+    out = []
+    for c, _, label in BUDGETS:
+        wide = runs.pivot_table(index=["instance", "seed"], columns="method", values=c)
+        d, h = interval95((wide[method] - wide[other]).dropna().to_numpy())
+        out.append(f"{label}: {method} − {other} = {d:+.4f} ± {h:.4f}")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.goals", description=__doc__.split(
         "\n")[0])
@@ -224,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                         "budget (regret, rank, test score on recorded tables)")
     p.add_argument("--methods", default=None,
                    help="comma list: judge among these methods only (e.g. the ones every seed ran)")
+    p.add_argument("--rows", default=None,
+                   help="comma list: print the compact table (regret, rank, test) of these")
+    p.add_argument("--versus", default=None,
+                   help="a method: paired regret difference of --method against it")
     args = p.parse_args(argv)
     outs = [Path(r) for r in args.results]
     for out in outs:
@@ -234,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     from tuner.compose.methods import DEFAULT_METHOD
 
     method = args.method or DEFAULT_METHOD
+    if args.rows:
+        print(rows_table(outs, args.rows.split(",")))
+        return 0
+    if args.versus:
+        print(versus(outs, method, args.versus))
+        return 0
     keep = args.methods.split(",") if args.methods else None
     print(user_budget_goals(outs, method, keep) if args.budgets else goals(outs, method))
     return 0

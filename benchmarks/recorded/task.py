@@ -24,8 +24,8 @@ configurations repeated with more seeds (seeded, so the same ones every time).
 
 from __future__ import annotations
 
+import functools
 import itertools
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,13 +61,25 @@ class GridTask:
     def names(self) -> list[str]:
         return list(self.grid)
 
-    def points(self) -> list[dict[str, Any]]:
-        """Every grid configuration, its index being its id in the table."""
+    @functools.cached_property
+    def _points(self) -> list[dict[str, Any]]:
         values = [self.grid[n]["values"] for n in self.names]
         return [dict(zip(self.names, combo)) for combo in itertools.product(*values)]
 
+    @functools.cached_property
+    def _space(self) -> SearchSpace:
+        return self._build_space()
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid configuration, its index being its id in the table (built once: the
+        simulator snaps every query)."""
+        return self._points
+
     def space(self) -> SearchSpace:
         """The space searchers are given: ordered parameters as ranges, choices as choices."""
+        return self._space
+
+    def _build_space(self) -> SearchSpace:
         params = {}
         for name, spec in self.grid.items():
             vals = spec["values"]
@@ -156,7 +168,3 @@ def task_names(folder: Path | None = None) -> list[str]:
     base = folder or TABLES_DIR
     return sorted(p.parent.name for p in base.glob("*/task.yaml"))
 
-
-def full_trial_equivalents(task: GridTask, epochs: float) -> float:
-    """Epochs spent as full trials of the schedule (the issue's budget unit for users)."""
-    return epochs / task.epochs if task.epochs else math.nan
