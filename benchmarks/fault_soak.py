@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -105,25 +106,52 @@ def write_experiment(folder: Path, trials: int, log: Path, epoch_seconds: float)
 
 
 # The cluster -------------------------------------------------------------------------------
-def start_nodes(state: Path) -> tuple[dict, dict, str]:
-    """(script env, driver env, address) for two fresh loopback nodes with token auth."""
+def quiet_port(rng: random.Random | None = None) -> int:
+    """A free loopback port below the kernel's ephemeral range (32768–60999 by default).
+
+    A port from ``bind(0)`` is ephemeral: once released, any outgoing connection (the
+    suite's own Ray session opens many) may take it before the GCS binds it — CI saw
+    "Failed to start the grpc server … port 38635". Ports 20000–32767 are above Ray's
+    worker range (10002–19999) and never handed out as source ports.
+    """
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32700)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port in 20000–32700")
+
+
+def start_nodes(state: Path, attempts: int = 3) -> tuple[dict, dict, str]:
+    """(script env, driver env, address) for two fresh loopback nodes with token auth;
+    a start that loses its port to another process is retried on a fresh port."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
-    env.update(TUNER_TWO_NODE_PORT=str(port), TUNER_TWO_NODE_DIR=str(state),
-               RAY=str(Path(sys.executable).parent / "ray"), RAY_AUTH_MODE="token")
-    out = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
-                         timeout=180, check=False)
-    if out.returncode != 0:
+    env.update(TUNER_TWO_NODE_DIR=str(state), RAY_AUTH_MODE="token",
+               RAY=str(Path(sys.executable).parent / "ray"))
+    for attempt in range(attempts):
+        env["TUNER_TWO_NODE_PORT"] = str(quiet_port())
+        out = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True,
+                             timeout=180, check=False)
+        if out.returncode == 0:
+            break
         subprocess.run([str(SCRIPT), "stop"], env=env, timeout=90, check=False)
-        raise RuntimeError(f"local_two_node.sh start failed:\n{out.stdout}\n{out.stderr}")
+        if attempt == attempts - 1 or not port_taken(out.stdout + out.stderr):
+            raise RuntimeError(f"local_two_node.sh start failed:\n{out.stdout}\n{out.stderr}")
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in (state / "env").read_text().splitlines())
     return env, {**env, **exports, "PYTHONUNBUFFERED": "1"}, exports["RAY_ADDRESS"]
+
+
+def port_taken(log: str) -> bool:
+    """Whether a failed start lost its port (worth a retry) rather than failing for good."""
+    return "Address already in use" in log or "Failed to start the grpc server" in log
 
 
 def stop_nodes(script_env: dict) -> None:

@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from benchmarks.fault_soak import port_taken, quiet_port
 from trainables.base import MLPTrainable
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -128,12 +128,6 @@ class TwoNodes:
         assert out.returncode == 0, out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_two_nodes() -> tuple[TwoNodes, str]:
     # short path: Ray's unix sockets live under the temp dir (limit ~107 characters)
     state = tempfile.mkdtemp(prefix="tn", dir="/tmp")
@@ -142,20 +136,20 @@ def _start_two_nodes() -> tuple[TwoNodes, str]:
         for k, v in os.environ.items()
         if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
     }
-    env.update(
-        TUNER_TWO_NODE_PORT=str(_free_port()),
-        TUNER_TWO_NODE_DIR=state,
-        RAY=str(RAY_BIN),
-        RAY_AUTH_MODE="token",
-    )
-    t0 = time.monotonic()
-    out = subprocess.run(
-        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=150, check=False
-    )
-    seconds = time.monotonic() - t0
-    if out.returncode != 0:
+    env.update(TUNER_TWO_NODE_DIR=state, RAY=str(RAY_BIN), RAY_AUTH_MODE="token")
+    for attempt in range(3):  # a port lost to another process between choice and bind
+        env["TUNER_TWO_NODE_PORT"] = str(quiet_port())
+        t0 = time.monotonic()
+        out = subprocess.run(
+            [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=150,
+            check=False,
+        )
+        seconds = time.monotonic() - t0
+        if out.returncode == 0:
+            break
         subprocess.run([str(SCRIPT), "stop"], env=env, timeout=90, check=False)
-        pytest.fail(f"local_two_node.sh start failed:\n{out.stdout}\n{out.stderr}")
+        if attempt == 2 or not port_taken(out.stdout + out.stderr):
+            pytest.fail(f"local_two_node.sh start failed:\n{out.stdout}\n{out.stderr}")
     exports = dict(
         line.removeprefix("export ").split("=", 1)
         for line in Path(state, "env").read_text().splitlines()
