@@ -7,6 +7,8 @@ import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+# as tuner.launch.ray_session.init_ray: keep builtins.print when a worker logs a tqdm_ray line
+os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,11 @@ Lightning's ``weights_only`` loading accepts them) and replays the one ``ReduceL
 step that Lightning takes after the hook and would otherwise skip on resume. Tests check that
 "2 epochs → checkpoint → resume to 4" equals 4 uninterrupted epochs, weights and all.
 
+On a data-parallel gang (``resources: {workers: N, …}``, docs/data_parallel.md) the same
+``train`` runs on every Ray Train worker with Lightning's own DDP strategy (Ray's
+``RayDDPStrategy``) and reports through ``ray.train.report``; tuner averages the workers'
+reports into the trial's result.
+
 Lightning is an optional extra: ``import trainables.lightning`` works without it, and the two
 factories raise one line (``pip install -e ".[lightning]"``) when it is missing.
 """
@@ -100,6 +105,11 @@ def lightning_trainable(module_fn: Callable[[dict], Any], datamodule_fn: Callabl
     def train(config: dict) -> None:
         import ray.tune
 
+        from trainables.distributed import RESUME_KEY  # imports Ray Train: only in a trial
+
+        if RESUME_KEY in config:  # one worker of a data-parallel gang (resources.workers)
+            _fit_on_gang(module_fn, datamodule_fn, dict(config), trainer_kwargs)
+            return
         _fit(module_fn, datamodule_fn, dict(config), trainer_kwargs, _tune_report,
              ray.tune.get_checkpoint())
 
@@ -186,6 +196,38 @@ def _fit(module_fn: Callable, datamodule_fn: Callable, config: dict,
     with _checkpoint_file(checkpoint) as path, _quiet():
         trainer = pl.Trainer(**_trainer_kwargs(config, trainer_kwargs, TuneEpochCallback(report)))
         trainer.fit(module, datamodule=datamodule, ckpt_path=path)
+
+
+def _fit_on_gang(module_fn: Callable, datamodule_fn: Callable, config: dict,
+                 trainer_kwargs: Mapping[str, Any]) -> None:
+    """One worker of a gang: Lightning's own DDP (Ray's ``RayDDPStrategy`` and cluster
+    environment, ``ray/train/lightning/``) inside Ray Train's worker, which gives it the
+    process group; Lightning shards the batches (its distributed sampler). Every worker
+    reports each epoch through ``ray.train.report``, rank 0 with the checkpoint
+    (``trainables.distributed`` averages the reports into the trial's)."""
+    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
+
+    from trainables.distributed import RESUME_KEY, get_checkpoint
+
+    resume = get_checkpoint(config)
+    config.pop(RESUME_KEY, None)
+    gang = {"strategy": RayDDPStrategy(), "plugins": [RayLightningEnvironment()],
+            "devices": "auto", **trainer_kwargs}
+    pl.seed_everything(int(config.get("seed", 0)), verbose=False)
+    module, datamodule = module_fn(config), datamodule_fn(config)
+    with _checkpoint_file(resume) as path, _quiet():
+        trainer = prepare_trainer(pl.Trainer(**_trainer_kwargs(
+            config, gang, TuneEpochCallback(_train_report))))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=path)
+
+
+def _train_report(metrics: dict, directory: str) -> None:
+    import ray.train
+
+    if ray.train.get_context().get_world_rank() == 0:
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+    else:
+        ray.train.report(metrics)  # Lightning wrote the file on rank 0 only
 
 
 def _trainer_kwargs(config: Mapping[str, Any], user: Mapping[str, Any],

@@ -7,6 +7,7 @@ collation, so a digits epoch costs milliseconds on one CPU thread.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,12 +40,15 @@ def train_epoch(
     scaler: torch.amp.GradScaler | None = None,
     amp_dtype: torch.dtype | None = None,
     stop_on_nonfinite: bool = True,
+    batch_filter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> EpochStats:
     """One pass over `(x, y)` in a shuffled order drawn from `generator` (CPU).
 
     Returns the sample-weighted mean loss. With `stop_on_nonfinite` the epoch ends at the
     first non-finite batch loss (checked every 16 batches to limit GPU syncs), since every
-    later step would only push NaNs around.
+    later step would only push NaNs around. ``batch_filter`` picks this process's share of
+    each global batch of indices (a data-parallel worker's shard,
+    ``trainables.distributed.shard_batches``).
     """
     model.train()
     n = len(x)
@@ -53,6 +57,8 @@ def train_epoch(
     seen = 0
     for b, start in enumerate(range(0, n, batch_size)):
         idx = order[start : start + batch_size]
+        if batch_filter is not None:
+            idx = batch_filter(idx)
         xb, yb = x[idx], y[idx]
         optimizer.zero_grad(set_to_none=True)
         with autocast(x.device, amp_dtype):

@@ -126,6 +126,7 @@ class TrainingRun:
         self.feedback = build_feedback(cfg, float(self.config.get("dropout", 0.0) or 0.0))
         self._apply_feedback()
         self.epoch = 0
+        self.batch_filter = None  # a data-parallel worker's shard of each batch (distributed)
         self._x_train, self._y_train = self._to_device(*self.data.split("train"))
         self._x_val, self._y_val = self._to_device(*self.data.split("val"))
         self._fractions: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -200,6 +201,7 @@ class TrainingRun:
             generator=self.generator,
             scaler=self.scaler,
             amp_dtype=self.amp_dtype,
+            batch_filter=self.batch_filter,
         )
         _sync(self.device)
         seconds = time.perf_counter() - start

@@ -163,7 +163,12 @@ def _plan(args: argparse.Namespace) -> int:
     n = args.num_samples or n
     ladder = BudgetLadder(**fields)
     out = plan(ladder, scheduler, num_samples=n, space=space, **options)
-    print(json.dumps(out, indent=2) if args.json else format_plan(out))
+    if args.experiment and exp.resources.data_parallel:  # the gang and how many fit
+        from tuner.launch.data_parallel import describe_gang
+
+        out["gang"] = describe_gang(exp)
+    print(json.dumps(out, indent=2) if args.json else format_plan(out)
+          + (f"\ngang: {out['gang']}" if "gang" in out else ""))
     return 0
 
 

@@ -39,7 +39,9 @@ KNOWN_KEYS = {
     "metric": "the reported metric to optimise, e.g. val_accuracy",
     "mode": "max or min",
     "num_samples": "number of trials",
-    "resources": "{cpus, gpus} per trial (gpus may be fractional: 0.25 packs 4 trials per GPU)",
+    "resources": "{cpus, gpus} per trial (gpus may be fractional: 0.25 packs 4 trials per GPU), "
+                 "or {workers, cpus_per_worker, gpus_per_worker}: each trial data-parallel on "
+                 "a Ray Train gang (docs/data_parallel.md)",
     "max_concurrent": "trials running at once (default: as many as resources allow)",
     "seed": "seed of searcher, scheduler and trials",
     "storage": "results directory (local path or a URI Ray supports)",
@@ -50,16 +52,54 @@ KNOWN_KEYS = {
                              "after its last checkpoint (default 10; 0: every N epochs)",
     "packing": "{members: N | auto}: train trials of one model shape as one fused model "
                "(docs/packing.md)",
+    "tracking": "{mlflow: {tracking_uri, experiment}, wandb: {project, mode}}: record the run "
+                "in MLflow / Weights & Biases too (docs/tracking.md)",
 }
 
 
 @dataclass(frozen=True)
 class Resources:
+    """What one trial holds: ``cpus``/``gpus`` for a one-process trial, or with ``workers``
+    a Ray Train gang of that many data-parallel workers (``trainables.distributed``)."""
+
     cpus: float = 1.0
     gpus: float = 0.0
+    workers: int = 0  # 0: one process per trial; N: a gang of N data-parallel workers
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+    @property
+    def data_parallel(self) -> bool:
+        return self.workers > 0
+
+    def per_trial(self) -> tuple[float, float]:
+        """(CPUs, GPUs) one trial holds: its gang's total when data-parallel."""
+        if self.data_parallel:
+            return self.workers * self.cpus_per_worker, self.workers * self.gpus_per_worker
+        return self.cpus, self.gpus
 
     def as_ray(self) -> dict[str, float]:
+        """Tune's request for the trial's own actor. A data-parallel trial's actor only waits
+        on its gang (Train schedules the workers itself), so it asks for 1 MiB of memory:
+        Tune refuses an empty request, and a CPU share would keep a gang that fills a node
+        from being placed."""
+        if self.data_parallel:
+            return {"cpu": 0, "memory": 1 << 20}
         return {"cpu": self.cpus, "gpu": self.gpus}
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The experiment file's form (what ``_resources`` parses back)."""
+        if self.data_parallel:
+            return {"workers": self.workers, "cpus_per_worker": self.cpus_per_worker,
+                    "gpus_per_worker": self.gpus_per_worker}
+        return {"cpus": self.cpus, "gpus": self.gpus}
+
+    def describe(self) -> str:
+        if self.data_parallel:
+            cpus, gpus = self.per_trial()
+            return (f"{self.workers} data-parallel workers × ({self.cpus_per_worker:g} CPU, "
+                    f"{self.gpus_per_worker:g} GPU) = {cpus:g} CPU, {gpus:g} GPU per trial")
+        return f"{self.cpus:g} CPU, {self.gpus:g} GPU per trial"
 
 
 @dataclass
@@ -91,6 +131,7 @@ class Experiment:
     evaluate: Any = None  # "module:fn" or a callable: fn(config, checkpoint) -> test metrics
     origin: str = ""  # where searcher and scheduler came from (shown by --dry-run)
     packing: Any = None  # members per pack (int), "auto", or None (off): tuner.launch.packed.run
+    tracking: dict = field(default_factory=dict)  # {backend: options}: tuner.record.tracking
 
     @property
     def path(self) -> str:
@@ -238,22 +279,49 @@ def _resources(raw: dict) -> Resources:
     value = raw.get("resources", {}) or {}
     if not isinstance(value, dict):
         raise ConfigError(f"resources: expected a mapping {{cpus, gpus}}, got {value!r}")
+    if "workers" in value:
+        return _gang(value)
     allowed = {"cpus", "gpus"}
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise ConfigError(f"resources.{unknown[0]}: unknown key; valid keys: cpus, gpus")
-    out = {}
-    for key, default in (("cpus", 1.0), ("gpus", 0.0)):
-        v = value.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise ConfigError(f"resources.{key}: expected a number >= 0, got {v!r}")
-        out[key] = float(v)
+        raise ConfigError(f"resources.{unknown[0]}: unknown key; valid keys: cpus, gpus "
+                          "(or workers, cpus_per_worker, gpus_per_worker)")
+    out = {key: _amount(value, key, default) for key, default in (("cpus", 1.0), ("gpus", 0.0))}
     if out["cpus"] == 0 and out["gpus"] == 0:
         raise ConfigError("resources: a trial needs cpus > 0 or gpus > 0")
     if out["gpus"] > 1 and not out["gpus"].is_integer():
         raise ConfigError(f"resources.gpus: fractions are only possible below 1 GPU, "
                           f"got {out['gpus']}")
     return Resources(**out)
+
+
+def _gang(value: dict) -> Resources:
+    """``{workers, cpus_per_worker, gpus_per_worker}``: each trial a Ray Train gang."""
+    allowed = {"workers", "cpus_per_worker", "gpus_per_worker"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        hint = (f"; with workers, say {unknown[0]}_per_worker" if unknown[0] in ("cpus", "gpus")
+                else "")
+        raise ConfigError(f"resources.{unknown[0]}: unknown key; valid keys with workers: "
+                          f"workers, cpus_per_worker, gpus_per_worker{hint}")
+    workers = value["workers"]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"resources.workers: expected an integer >= 1, got {workers!r}")
+    cpus = _amount(value, "cpus_per_worker", 1.0)
+    gpus = _amount(value, "gpus_per_worker", 0.0)
+    if cpus == 0 and gpus == 0:
+        raise ConfigError("resources: a worker needs cpus_per_worker > 0 or gpus_per_worker > 0")
+    if gpus > 1 and not gpus.is_integer():
+        raise ConfigError(f"resources.gpus_per_worker: fractions are only possible below 1 "
+                          f"GPU, got {gpus}")
+    return Resources(workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus)
+
+
+def _amount(value: dict, key: str, default: float) -> float:
+    v = value.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise ConfigError(f"resources.{key}: expected a number >= 0, got {v!r}")
+    return float(v)
 
 
 def _space(raw: dict, base_dir: Path | None) -> SearchSpace:
@@ -325,10 +393,27 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     )
     from tuner.experiment import packing
 
+    from tuner.experiment.tracking import parse_tracking
+
+    exp.tracking = parse_tracking(raw.get("tracking"), storage=exp.storage)
     exp.packing = packing.parse_packing(raw.get("packing"))
     if exp.packing is not None:
         packing.check_packable(exp)  # a model vmap cannot batch: one line before Ray starts
+    if exp.resources.data_parallel:
+        _check_gang_trainable(exp, info)
     return exp
+
+
+def _check_gang_trainable(exp: Experiment, info: Any) -> None:
+    """What can run data-parallel: ours and functions; not a ``tune.Trainable`` class (its
+    ``step`` has no per-worker form), and not packed (a pack is one process)."""
+    if info.kind == "class":
+        raise ConfigError(f"resources.workers: {info.label} is a ray.tune.Trainable class; "
+                          "data-parallel trials run tuner's trainables or a function run on "
+                          "every worker (docs/data_parallel.md)")
+    if exp.packing is not None:
+        raise ConfigError("packing: trials cannot be packed and data-parallel at once; drop "
+                          "packing or resources.workers")
 
 
 def _trainable(raw: dict, base_dir: Path | None) -> tuple[Any, Any, Any]:

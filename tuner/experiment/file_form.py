@@ -32,7 +32,7 @@ def experiment_to_raw(exp: Any) -> dict[str, Any]:
         "num_samples": exp.num_samples,
         "seed": exp.seed,
         "storage": exp.storage,
-        "resources": {"cpus": exp.resources.cpus, "gpus": exp.resources.gpus},
+        "resources": exp.resources.to_dict(),
         "max_concurrent": exp.max_concurrent,
         "points_to_evaluate": list(exp.points_to_evaluate),
         "max_failures": exp.max_failures,
@@ -44,6 +44,8 @@ def experiment_to_raw(exp: Any) -> dict[str, Any]:
     for key in ("packing",):  # optional keys other modules add to Experiment
         if getattr(exp, key, None) is not None:
             raw[key] = _plain(getattr(exp, key))
+    if getattr(exp, "tracking", None):  # only when on: manifests of runs without it unchanged
+        raw["tracking"] = {k: dict(v) for k, v in exp.tracking.items()}
     return json.loads(json.dumps(raw, default=_plain))
 
 

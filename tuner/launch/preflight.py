@@ -45,6 +45,9 @@ def check_local_resources(exp: Any, gpus: int | None = None, cpus: int | None = 
         gpus = _local_gpus()
     cpus = cpus or os.cpu_count() or 1
     want = exp.resources
+    if want.data_parallel:
+        check_gang(want, {"CPU": cpus, "GPU": gpus}, "this machine")
+        return
     if want.gpus > 0 and gpus == 0:
         raise ConfigError(f"resources.gpus: {want.gpus:g} per trial, but this machine has no "
                           "GPU (set resources.gpus: 0, or join a cluster with --address)")
@@ -54,6 +57,19 @@ def check_local_resources(exp: Any, gpus: int | None = None, cpus: int | None = 
     if want.cpus > cpus:
         raise ConfigError(f"resources.cpus: {want.cpus:g} per trial, but this machine has "
                           f"{cpus} CPU(s)")
+
+
+def check_gang(want: Any, have: dict[str, float], where: str) -> None:
+    """A data-parallel trial's whole gang must fit ``where`` (Train would wait forever)."""
+    cpus, gpus = want.per_trial()
+    if want.gpus_per_worker > 0 and not have.get("GPU"):
+        raise ConfigError(f"resources.gpus_per_worker: {want.gpus_per_worker:g} per worker, but "
+                          f"{where} has no GPU (set gpus_per_worker: 0 to train on CPUs)")
+    for key, need in (("GPU", gpus), ("CPU", cpus)):
+        if need > float(have.get(key, 0)) + 1e-9:
+            raise ConfigError(f"resources.workers: a gang of {want.workers} workers needs "
+                              f"{need:g} {key}s, but {where} has {float(have.get(key, 0)):g}; "
+                              "use fewer workers or less per worker")
 
 
 def _local_gpus() -> int:
@@ -67,7 +83,11 @@ def _local_gpus() -> int:
 
 def check_cluster_resources(exp: Any, cluster: dict[str, float],
                             write: Callable[[str], None]) -> None:
-    """Against a cluster an autoscaler may still add what is missing: say so once."""
+    """Against a cluster an autoscaler may still add what is missing: say so once. A
+    data-parallel gang larger than the whole cluster is refused (exit 2)."""
+    if exp.resources.data_parallel:
+        check_gang(exp.resources, cluster, "the cluster")
+        return
     for key, want in (("GPU", exp.resources.gpus), ("CPU", exp.resources.cpus)):
         have = float(cluster.get(key, 0))
         if want > 0 and have < want:

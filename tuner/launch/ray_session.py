@@ -29,14 +29,17 @@ RAY_ENV = {
 
 
 def slots(exp: Any, cluster: dict[str, float]) -> int:
-    """Trials that fit at once: the user's limit, else what the cluster's CPUs/GPUs allow."""
+    """Trials that fit at once: the user's limit, else what the cluster's CPUs/GPUs allow —
+    for data-parallel trials, whole gangs (a trial's actor asks Tune for almost nothing, so
+    without this limit idle drivers would pile up waiting for workers)."""
     if exp.max_concurrent:
         return exp.max_concurrent
+    cpus, gpus = exp.resources.per_trial()
     fits = []
-    if exp.resources.cpus > 0:
-        fits.append(fit(cluster.get("CPU", 1), exp.resources.cpus))
-    if exp.resources.gpus > 0:
-        fits.append(fit(cluster.get("GPU", 0), exp.resources.gpus))
+    if cpus > 0:
+        fits.append(fit(cluster.get("CPU", 1), cpus))
+    if gpus > 0:
+        fits.append(fit(cluster.get("GPU", 0), gpus))
     return max(1, min(fits) if fits else 1)
 
 
@@ -59,7 +62,12 @@ def local_only_env() -> None:
 
 def init_ray(address: str | None, exp: Any = None) -> None:
     """Start (or join, with ``address``) Ray; a session already up in this process is reused
-    and this process's environment is left alone."""
+    and this process's environment is left alone — but for one switch: Ray replaces this
+    process's ``builtins.print`` with ``tqdm_ray.safe_print`` the first time a worker logs a
+    ``tqdm_ray`` line (Ray Train's workers do), after which the run's own callbacks, which
+    hold the original ``print``, no longer pickle (``--resume``, a second ``tuner.run``).
+    ``RAY_TQDM_PATCH_PRINT=0`` keeps ``print`` as it is; Ray reads it at that moment."""
+    os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
     already = sys.modules.get("ray")
     if already is not None and already.is_initialized():
         return

@@ -48,10 +48,12 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
         f"metric       {exp.metric} ({exp.mode})",
         *([f"packing      {exp.packing} trials of one shape per fused model (tuner.launch.packed.run)"]
           if getattr(exp, "packing", None) is not None else []),
+        *([_tracking_line(exp)] if getattr(exp, "tracking", None) else []),
         f"trials       {exp.num_samples}   seed {exp.seed}   "
         f"max concurrent {exp.max_concurrent or 'as resources allow'}",
-        f"resources    {exp.resources.cpus:g} CPU, {exp.resources.gpus:g} GPU per trial   "
+        f"resources    {exp.resources.describe()}   "
         f"on {'Ray at ' + address if address else 'a local Ray (127.0.0.1 only)'}",
+        *_gang_lines(exp),
         f"budget       epochs {exp.budget.min}..{exp.budget.max}, eta {exp.budget.eta}",
         "rungs        " + ", ".join(f"{r.resource} ep @ {r.data_fraction:g} data"
                                     for r in exp.budget.rungs()),
@@ -71,6 +73,30 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _tracking_line(exp: Experiment) -> str:
+    """``--dry-run``: where the run is recorded besides its folder (docs/tracking.md)."""
+    from tuner.record.tracking import spec_of
+
+    parts = []
+    for backend, o in spec_of(exp).backends.items():
+        if backend == "mlflow":
+            parts.append(f"MLflow {o['tracking_uri']} experiment {o['experiment']!r} (parent run "
+                         "+ one child per trial)")
+        else:
+            parts.append(f"W&B project {o['project']!r} group {exp.name!r} ({o['mode']}"
+                         + (f", files in {o['dir']}" if o.get("dir") else "") + ")")
+    return "tracking     " + "; ".join(parts)
+
+
+def _gang_lines(exp: Experiment) -> list[str]:
+    """``--dry-run``: a data-parallel trial's gang, its backend, and how many fit here."""
+    if not exp.resources.data_parallel:
+        return []
+    from tuner.launch.data_parallel import describe_gang
+
+    return ["gang         " + describe_gang(exp)]
+
+
 def _build_tuner(exp: Experiment, resume: bool, callback: Any,
                  address: str | None = None, quiet: bool = False):
     """A restored ``Tuner`` for ``--resume``, else a new one wired as ``tuner launch`` wires."""
@@ -79,6 +105,10 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
     from tuner.experiment.user_code import resolve_trainable
 
     info = resolve_trainable(exp.trainable)
+    if exp.resources.data_parallel:  # each trial a Ray Train gang (tuner.launch.data_parallel)
+        from tuner.launch.data_parallel import gang_trainable
+
+        info = gang_trainable(exp, info)
     trainable = tune.with_resources(info.obj, exp.resources.as_ray())
     if resume:
         return _restore(exp, trainable)
@@ -163,10 +193,21 @@ def _run_config(exp: Experiment, info: Any, callback: Any, scheduler: Any, pausi
         failure_config=tune.FailureConfig(max_failures=exp.max_failures),
         # Ray adds its CSV and JSON loggers (result.json, progress.csv) itself
         callbacks=[callback, SchedulerStateCallback(scheduler),
-                   MirrorCallback.for_experiment(exp), *policy, TensorBoardCallback()],
+                   MirrorCallback.for_experiment(exp), *policy, TensorBoardCallback(),
+                   *_tracking_callbacks(exp)],
         log_to_file=LOG_FILE,  # each trial's prints, quoted when it errors
         verbose=0,
     )
+
+
+def _tracking_callbacks(exp: Experiment) -> list[Any]:
+    """MLflow / W&B, live (tuner.record.tracking), when the experiment names them."""
+    if not exp.tracking:
+        return []
+    from tuner.record.tracking import spec_of
+    from tuner.record.tracking.callback import TrackingCallback
+
+    return [TrackingCallback(spec_of(exp))]
 
 
 def _label(exp: Experiment) -> str:
@@ -301,4 +342,8 @@ def _finish(exp: Experiment, tuner: Any, interrupted: bool, t0: float,
     append_to_report(exp.path, lineage_lines(tuner))  # PBT/PB2: who copied whom
     if not interrupted:
         manifest.mark_finished(exp, time.time() - t0)
+    from tuner.record.tracking import record_outcome
+
+    # after the files are final: the winner, its test score, manifest.json and report.md
+    record_outcome(exp, done.records, done.best, done.test, interrupted=interrupted, write=write)
     return done

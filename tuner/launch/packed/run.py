@@ -87,6 +87,10 @@ def _results(exp: Any, executor: Any, times: tuple[float, float, float],
     wall = time.time() - t0
     if not interrupted:
         manifest.mark_finished(exp, wall)
+    from tuner.record.tracking import record_outcome
+
+    # no Ray callbacks here: the trials are replayed into MLflow / W&B from their result.json
+    record_outcome(exp, done.records, done.best, done.test, interrupted=interrupted, write=write)
     if not quiet:
         write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
               f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")

@@ -1,0 +1,231 @@
+"""Data-parallel trials (``resources.workers``): each trial a Ray Train gang of gloo workers.
+
+Pure pieces without Ray (averaging, sharding, config errors, the plan); then real runs on the
+suite's local Ray (2 CPUs: one gang of 2 workers at a time): the gang's curve against one
+process on the same global batches, ASHA stopping a gang, HyperBand pausing one and resuming
+it at the next epoch, and a worker killed mid-trial retried from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray
+import torch
+import yaml
+
+from tests.optional import require
+from trainables.base import MLPTrainable
+from trainables.distributed import average_metrics, shard_batches
+from tuner.errors import ConfigError
+from tuner.experiment.config import parse_experiment
+from tuner.launch import preflight
+from tuner.launch.runner import plan_text, run
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers can't import tests
+
+GANG = {"workers": 2, "cpus_per_worker": 1}
+MLP = {"dataset": "digits", "hidden": 32, "depth": 1, "batch_size": 64, "optimizer": "sgd",
+       "momentum": 0.9, "device": "cpu"}
+
+
+def _raw(tmp_path: Path, **changes) -> dict:
+    raw = {"name": "dp", "trainable": "mlp", "config": dict(MLP),
+           "space": {"lr": {"type": "categorical", "choices": [0.05, 0.0001]}},
+           "searcher": "random", "scheduler": "asha", "budget": {"min": 1, "max": 3, "eta": 3},
+           "metric": "val_accuracy", "mode": "max", "num_samples": 2, "seed": 0,
+           "resources": dict(GANG), "storage": str(tmp_path)}
+    raw.update(changes)
+    return raw
+
+
+def _epochs(trial_dir: Path) -> list[dict]:
+    """The trial's reports, from Ray's progress.csv. (Not result.json: Ray's JSON logger
+    reloads it from storage when a paused trial restarts, and may reload a copy that lacks
+    the epochs before the pause.)"""
+    return pd.read_csv(trial_dir / "progress.csv").to_dict("records")
+
+
+def _by_lr(out: Path) -> dict[float, list[dict]]:
+    return {json.loads((d / "params.json").read_text())["lr"]: _epochs(d)
+            for d in _trial_dirs(out)}
+
+
+def _trial_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in out.iterdir() if (p / "progress.csv").exists())
+
+
+# -- no Ray ---------------------------------------------------------------------------------
+def test_metrics_are_averaged_over_workers_and_throughput_summed():
+    merged = average_metrics([
+        {"train_loss": 1.0, "val_accuracy": 0.5, "epoch": 2, "samples_per_s": 100.0,
+         "done": False, "error": "x"},
+        {"train_loss": 3.0, "val_accuracy": 0.7, "epoch": 2, "samples_per_s": 50.0,
+         "done": False}])
+    assert merged["train_loss"] == 2.0 and merged["val_accuracy"] == pytest.approx(0.6)
+    assert merged["samples_per_s"] == 150.0 and merged["epoch"] == 2
+    assert merged["workers"] == 2 and merged["done"] is False and merged["error"] == "x"
+
+
+def test_shards_split_every_global_batch_without_overlap():
+    idx = torch.arange(10)
+    shards = [shard_batches(r, 3)(idx) for r in range(3)]
+    assert sorted(torch.cat(shards).tolist()) == list(range(10))
+    assert [len(s) for s in shards] == [4, 3, 3]
+
+
+@pytest.mark.parametrize("resources, message", [
+    ({"workers": 0}, "resources.workers: expected an integer >= 1"),
+    ({"workers": 2, "gpus": 1}, "resources.gpus: unknown key; valid keys with workers"),
+    ({"workers": 2, "cpus_per_worker": 0}, "a worker needs cpus_per_worker > 0"),
+    ({"workers": 2, "gpus_per_worker": 1.5}, "fractions are only possible below 1 GPU"),
+])
+def test_bad_gangs_are_refused_in_one_line(tmp_path, resources, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_experiment(_raw(tmp_path, resources=resources))
+
+
+def test_a_gang_larger_than_the_machine_or_gpus_without_one_are_refused(tmp_path):
+    big = parse_experiment(_raw(tmp_path, resources={"workers": 3, "cpus_per_worker": 1}))
+    with pytest.raises(ConfigError, match="a gang of 3 workers needs 3 CPUs, but this machine"):
+        preflight.check_local_resources(big, gpus=0, cpus=2)
+    gpu = parse_experiment(_raw(tmp_path, resources={"workers": 2, "gpus_per_worker": 0.5}))
+    with pytest.raises(ConfigError, match="gpus_per_worker: 0.5 per worker, but this machine "
+                                          "has no GPU"):
+        preflight.check_local_resources(gpu, gpus=0, cpus=2)
+    preflight.check_local_resources(gpu, gpus=1, cpus=2)  # 2 × 0.5 GPU fit one GPU
+
+
+def test_packing_and_ray_trainable_classes_cannot_run_data_parallel(tmp_path):
+    with pytest.raises(ConfigError, match="packing: trials cannot be packed and data-parallel"):
+        parse_experiment(_raw(tmp_path, packing={"members": 2}))
+    from ray import tune
+
+    class Plain(tune.Trainable):
+        def step(self):
+            return {"val_accuracy": 1.0}
+
+    with pytest.raises(ConfigError, match="is a ray.tune.Trainable class"):
+        parse_experiment(_raw(tmp_path, trainable=Plain))
+
+
+def test_dry_run_shows_the_gang_and_how_many_fit(tmp_path):
+    text = plan_text(parse_experiment(_raw(tmp_path)))
+    assert "2 data-parallel workers × (1 CPU, 0 GPU) = 2 CPU, 0 GPU per trial" in text
+    cpus = os.cpu_count()
+    assert "backend gloo" in text and f"{cpus // 2} trial(s) at once on this machine" in text
+
+
+# -- on Ray -----------------------------------------------------------------------------------
+@pytest.mark.ray
+@pytest.mark.slow
+def test_gang_curve_matches_one_process_and_asha_stops_a_gang(ray_session, tmp_path):
+    """Two gloo workers on shards of each global batch of 64 take the steps one process
+    takes on the whole batch (DDP averages the gradients): the same curve up to float
+    rounding. The worse trial (lr 1e-4) meets the better one's rung-1 result and stops."""
+    raw = _raw(tmp_path, points_to_evaluate=[{"lr": 0.05}, {"lr": 0.0001}])
+    outcome = run(parse_experiment(raw), write=lambda line: None)
+    dirs = _by_lr(tmp_path / "dp")
+    assert [r["epoch"] for r in dirs[0.05]] == [1, 2, 3]
+    assert [r["epoch"] for r in dirs[0.0001]] == [1], "ASHA should stop the gang at rung 1"
+    assert all(r["workers"] == 2 for r in dirs[0.05])
+    solo = MLPTrainable.make_run({**MLP, "lr": 0.05, "seed": 0, "max_epochs": 3})
+    for gang_epoch in dirs[0.05]:
+        one = solo.train_one_epoch()
+        assert gang_epoch["train_loss"] == pytest.approx(one["train_loss"], rel=1e-3)
+        assert gang_epoch["val_loss"] == pytest.approx(one["val_loss"], rel=1e-3)
+    assert outcome.best.config["lr"] == 0.05
+    assert outcome.test and 0.5 < outcome.test["test_accuracy"] <= 1.0  # rank 0's checkpoint
+
+
+def flaky_train(config):
+    """A user's per-worker loop (Ray Train's API + ``get_checkpoint``) whose rank 1 dies
+    (``os._exit``) once: during epoch 3 of a gang that resumed a paused trial, after that gang
+    reported epoch 2 with a checkpoint (dying at once would beat the controller to the
+    epoch-2 reports; the sleep lets it collect them, 0.25 s polls)."""
+    import ray.train
+
+    from trainables.distributed import get_checkpoint
+
+    rank = ray.train.get_context().get_world_rank()
+    resume = get_checkpoint(config)
+    start = json.loads(Path(resume, "state.json").read_text())["epoch"] if resume else 0
+    for epoch in range(start + 1, int(config["max_epochs"]) + 1):
+        marker = Path(config["marker"])
+        if rank == 1 and start >= 1 and epoch == 3 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            time.sleep(3)  # mid-epoch
+            os._exit(1)
+        metrics = {"epoch": epoch, "val_accuracy": config["lr"] * epoch, "resumed_from": start}
+        if rank:
+            ray.train.report(metrics)
+            continue
+        folder = marker.parent / f"ckpt-{config['lr']}-{epoch}-{os.getpid()}"
+        folder.mkdir()
+        (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(str(folder)))
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_hyperband_pauses_a_gang_and_a_killed_worker_is_retried_from_the_checkpoint(
+        ray_session, tmp_path):
+    """HyperBand stops both trials at the rung (1 epoch) while the other catches up; the
+    better one resumes from its Tune checkpoint at epoch 2 in a new gang, whose rank 1 then
+    dies during epoch 3: Train restarts the gang from the epoch-2 checkpoint it took itself
+    (not the Tune one it started from), and no epoch is lost or repeated."""
+    marker = tmp_path / "killed"
+    raw = _raw(tmp_path, trainable=flaky_train, config={"marker": str(marker)},
+               space={"lr": {"type": "categorical", "choices": [0.5, 0.1]}},
+               points_to_evaluate=[{"lr": 0.5}, {"lr": 0.1}],
+               scheduler="hyperband", budget={"min": 1, "max": 3, "eta": 3})
+    outcome = run(parse_experiment(raw), write=lambda line: None)
+    assert marker.exists(), "rank 1 never died: the test tested nothing"
+    runs = _by_lr(tmp_path / "dp")
+    winner = runs[0.5]
+    assert [r["epoch"] for r in winner] == [1, 2, 3]
+    assert [r["iterations_since_restore"] for r in winner] == [1, 1, 2]  # paused after 1
+    assert [r["resumed_from"] for r in winner] == [0, 1, 2]
+    assert [r["epoch"] for r in runs[0.1]] == [1]
+    assert outcome.best.config["lr"] == 0.5
+
+
+def test_the_example_validates_and_tuner_plan_shows_its_gang(tmp_path, capsys):
+    """examples/data_parallel_train.yaml validates, with its gang in ``--dry-run`` and in
+    ``tuner plan``."""
+    from tuner.cli import main
+
+    raw = yaml.safe_load(Path("examples/data_parallel_train.yaml").read_text())
+    exp = parse_experiment({**raw, "storage": str(tmp_path)}, base_dir=Path("."))
+    assert exp.resources.workers == 2 and "backend gloo" in plan_text(exp)
+    assert main(["plan", "examples/data_parallel_train.yaml"]) == 0
+    assert "gang: Ray Train TorchTrainer, 2 workers, backend gloo" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_lightning_module_trains_on_a_gang_with_lightnings_ddp(ray_session, tmp_path):
+    """examples/lightning_digits.py unchanged, on 2 workers: Lightning's DDP strategy inside
+    Ray Train's workers, one averaged report per epoch, rank 0's checkpoint scored on the
+    test split by the example's evaluate hook."""
+    require("lightning", 'the [lightning] extra: pip install -e ".[lightning]"')
+    import examples.lightning_digits as lit
+
+    ray.cloudpickle.register_pickle_by_value(lit)
+    raw = _raw(tmp_path, trainable=lit.train, evaluate=lit.evaluate,
+               config={"hidden": 32, "depth": 1, "dropout": 0.0, "batch_size": 64,
+                       "weight_decay": 0.0},
+               space={"lr": {"type": "categorical", "choices": [0.01]}}, num_samples=1,
+               scheduler="fifo", budget={"min": 1, "max": 2, "eta": 3})
+    outcome = run(parse_experiment(raw), write=lambda line: None)
+    (epochs,) = _by_lr(tmp_path / "dp").values()
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert all(r["workers"] == 2 for r in epochs)
+    assert epochs[-1]["val_accuracy"] > 0.5  # it learned
+    assert outcome.test and outcome.test["test_accuracy"] > 0.5
