@@ -104,6 +104,8 @@ def run_variant(label: str, resources: dict, args: argparse.Namespace, storage: 
         "backend": backend(resources),
         "status": str(results.trials.status.iloc[0]) if len(results.trials) else "missing",
         "epochs": len(rows), "wall_s": wall,
+        # the winner scored on the test split in one process, from the (rank 0) checkpoint
+        "test_accuracy": (results.test or {}).get("test_accuracy", math.nan),
         "epoch_s": sum(epoch_s) / len(epoch_s) if epoch_s else math.nan,
         # Tune's first step: the trial actor's start, (gang: Train's controller, the workers,
         # the process group, the data on every worker) and the first epoch

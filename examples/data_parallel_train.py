@@ -2,10 +2,12 @@
 
 With ``resources: {workers: N, ...}`` (examples/data_parallel_train.yaml) ``tuner launch`` runs
 ``train(config)`` on each of the N workers of a ``TorchTrainer``. Inside it you write what
-Ray Train's docs teach — ``ray.train.torch.prepare_model`` (DDP), your shard of the data,
-``ray.train.report`` once per epoch on every worker, a checkpoint from rank 0 — plus one
-tuner call: ``get_checkpoint(config)``, which returns the folder to resume from after a lost
-worker (the gang restarted), a pause (HyperBand, PBT) or ``--resume``. tuner averages the
+Ray Train's docs teach — ``ray.train.torch.prepare_model`` (DDP), your shard of the data, a
+report once per epoch on every worker, a checkpoint from rank 0 — with two tuner calls:
+``get_checkpoint(config)``, the folder to resume from after a lost worker (the gang
+restarted), a pause (HyperBand, PBT) or ``--resume``; and ``report(config, metrics,
+checkpoint_dir)`` in place of ``ray.train.report``, which returns once the scheduler let the
+trial go on (with Ray's own, a gang trains on while Tune decides). tuner averages the
 workers' metrics into the trial's result (Ray's own Tune callback would forward rank 0's).
 
     tuner launch examples/data_parallel_train.yaml
@@ -23,7 +25,7 @@ from ray.train.torch import prepare_model
 from sklearn.datasets import load_digits
 from torch import nn
 
-from trainables.distributed import get_checkpoint
+from trainables.distributed import get_checkpoint, report
 
 
 def _data(seed: int):
@@ -55,12 +57,12 @@ def train(config):
         _epoch(model, optimizer, x, y, epoch, batch=int(config.get("batch_size", 32)) // world)
         metrics = _metrics(model, x, y, xv, yv, epoch)
         if rank != 0:
-            ray.train.report(metrics)
+            report(config, metrics)
             continue
         with tempfile.TemporaryDirectory() as folder:
             torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                         "epoch": epoch}, os.path.join(folder, "state.pt"))
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+            report(config, metrics, folder)  # returns once the scheduler let the trial go on
 
 
 def _epoch(model, optimizer, x, y, epoch: int, batch: int) -> None:

@@ -1,9 +1,10 @@
 """Data-parallel trials (``resources.workers``): each trial a Ray Train gang of gloo workers.
 
 Pure pieces without Ray (averaging, sharding, config errors, the plan); then real runs on the
-suite's local Ray (2 CPUs: one gang of 2 workers at a time): the gang's curve against one
-process on the same global batches, ASHA stopping a gang, HyperBand pausing one and resuming
-it at the next epoch, and a worker killed mid-trial retried from the checkpoint.
+suite's local Ray (2 CPUs: one gang of 2 workers at a time): ASHA stopping a Lightning gang,
+HyperBand pausing a gang and resuming it at the next epoch, and a worker killed mid-trial
+retried from the checkpoint. The gang's curve against one process on the same global
+batches: tests/benchmarks/test_data_parallel_bench.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import torch
 import yaml
 
 from tests.optional import require
-from trainables.base import MLPTrainable
 from trainables.distributed import average_metrics, shard_batches
 from tuner.errors import ConfigError
 from tuner.experiment.config import parse_experiment
@@ -123,53 +123,48 @@ def test_dry_run_shows_the_gang_and_how_many_fit(tmp_path):
 
 
 # -- on Ray -----------------------------------------------------------------------------------
-@pytest.mark.ray
-@pytest.mark.slow
-def test_gang_curve_matches_one_process_and_asha_stops_a_gang(ray_session, tmp_path):
-    """Two gloo workers on shards of each global batch of 64 take the steps one process
-    takes on the whole batch (DDP averages the gradients): the same curve up to float
-    rounding. The worse trial (lr 1e-4) meets the better one's rung-1 result and stops."""
-    raw = _raw(tmp_path, points_to_evaluate=[{"lr": 0.05}, {"lr": 0.0001}])
-    outcome = run(parse_experiment(raw), write=lambda line: None)
-    dirs = _by_lr(tmp_path / "dp")
-    assert [r["epoch"] for r in dirs[0.05]] == [1, 2, 3]
-    assert [r["epoch"] for r in dirs[0.0001]] == [1], "ASHA should stop the gang at rung 1"
-    assert all(r["workers"] == 2 for r in dirs[0.05])
-    solo = MLPTrainable.make_run({**MLP, "lr": 0.05, "seed": 0, "max_epochs": 3})
-    for gang_epoch in dirs[0.05]:
-        one = solo.train_one_epoch()
-        assert gang_epoch["train_loss"] == pytest.approx(one["train_loss"], rel=1e-3)
-        assert gang_epoch["val_loss"] == pytest.approx(one["val_loss"], rel=1e-3)
-    assert outcome.best.config["lr"] == 0.05
-    assert outcome.test and 0.5 < outcome.test["test_accuracy"] <= 1.0  # rank 0's checkpoint
-
-
 def flaky_train(config):
-    """A user's per-worker loop (Ray Train's API + ``get_checkpoint``) whose rank 1 dies
-    (``os._exit``) once: during epoch 3 of a gang that resumed a paused trial, after that gang
-    reported epoch 2 with a checkpoint (dying at once would beat the controller to the
-    epoch-2 reports; the sleep lets it collect them, 0.25 s polls)."""
+    """A user's per-worker loop (Ray Train's API + ``get_checkpoint``). The trial whose gang
+    reports first scores best (two gangs do not fit at once, so which goes first is Ray's
+    choice): HyperBand then pauses it at the rung, stops the other, resumes it. Its rank 1
+    dies (``os._exit``) once, during epoch 3: ``report`` returned, so Train holds the
+    gang's epoch-2 checkpoint."""
     import ray.train
 
-    from trainables.distributed import get_checkpoint
+    from trainables.distributed import get_checkpoint, report
 
     rank = ray.train.get_context().get_world_rank()
     resume = get_checkpoint(config)
     start = json.loads(Path(resume, "state.json").read_text())["epoch"] if resume else 0
     for epoch in range(start + 1, int(config["max_epochs"]) + 1):
         marker = Path(config["marker"])
-        if rank == 1 and start >= 1 and epoch == 3 and not marker.exists():
+        if rank == 1 and epoch == 3 and not marker.exists():
             marker.write_text(str(os.getpid()))
-            time.sleep(3)  # mid-epoch
             os._exit(1)
-        metrics = {"epoch": epoch, "val_accuracy": config["lr"] * epoch, "resumed_from": start}
+        first = _first_to_report(Path(config["marker"]).parent / "first", config["lr"], rank)
+        metrics = {"epoch": epoch, "val_accuracy": (0.9 if first else 0.1) * epoch / 3,
+                   "resumed_from": start}
         if rank:
-            ray.train.report(metrics)
+            report(config, metrics)
             continue
         folder = marker.parent / f"ckpt-{config['lr']}-{epoch}-{os.getpid()}"
         folder.mkdir()
         (folder / "state.json").write_text(json.dumps({"epoch": epoch}))
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(str(folder)))
+        report(config, metrics, str(folder))
+
+
+def _first_to_report(path: Path, lr: float, rank: int) -> bool:
+    """Rank 0 of the first gang to get here claims ``path``; every rank reads who did."""
+    if rank == 0:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, str(lr).encode())
+            os.close(fd)
+        except FileExistsError:
+            pass
+    while not path.exists() or not path.read_text():
+        time.sleep(0.05)
+    return float(path.read_text()) == lr
 
 
 @pytest.mark.ray
@@ -188,12 +183,13 @@ def test_hyperband_pauses_a_gang_and_a_killed_worker_is_retried_from_the_checkpo
     outcome = run(parse_experiment(raw), write=lambda line: None)
     assert marker.exists(), "rank 1 never died: the test tested nothing"
     runs = _by_lr(tmp_path / "dp")
-    winner = runs[0.5]
+    first = float((tmp_path / "first").read_text())
+    winner, other = runs.pop(first), runs.popitem()[1]
     assert [r["epoch"] for r in winner] == [1, 2, 3]
     assert [r["iterations_since_restore"] for r in winner] == [1, 1, 2]  # paused after 1
     assert [r["resumed_from"] for r in winner] == [0, 1, 2]
-    assert [r["epoch"] for r in runs[0.1]] == [1]
-    assert outcome.best.config["lr"] == 0.5
+    assert [r["epoch"] for r in other] == [1]
+    assert outcome.best.config["lr"] == first
 
 
 def test_the_example_validates_and_tuner_plan_shows_its_gang(tmp_path, capsys):
@@ -210,10 +206,13 @@ def test_the_example_validates_and_tuner_plan_shows_its_gang(tmp_path, capsys):
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_a_lightning_module_trains_on_a_gang_with_lightnings_ddp(ray_session, tmp_path):
-    """examples/lightning_digits.py unchanged, on 2 workers: Lightning's DDP strategy inside
-    Ray Train's workers, one averaged report per epoch, rank 0's checkpoint scored on the
-    test split by the example's evaluate hook."""
+def test_asha_stops_a_lightning_gang_trained_with_lightnings_ddp(ray_session, tmp_path):
+    """examples/lightning_digits.py unchanged, each trial on 2 workers: Lightning's DDP
+    strategy inside Ray Train's workers, one averaged report per epoch; the poor trial (lr
+    1e-5) meets the good one's rung-1 result and ASHA stops its gang; rank 0's checkpoint is
+    scored in one process by the example's evaluate hook. (tuner's own trainables on a gang,
+    and their curve against one process on the same global batches:
+    tests/benchmarks/test_data_parallel_bench.py.)"""
     require("lightning", 'the [lightning] extra: pip install -e ".[lightning]"')
     import examples.lightning_digits as lit
 
@@ -221,11 +220,13 @@ def test_a_lightning_module_trains_on_a_gang_with_lightnings_ddp(ray_session, tm
     raw = _raw(tmp_path, trainable=lit.train, evaluate=lit.evaluate,
                config={"hidden": 32, "depth": 1, "dropout": 0.0, "batch_size": 64,
                        "weight_decay": 0.0},
-               space={"lr": {"type": "categorical", "choices": [0.01]}}, num_samples=1,
-               scheduler="fifo", budget={"min": 1, "max": 2, "eta": 3})
+               space={"lr": {"type": "categorical", "choices": [0.01, 0.00001]}},
+               points_to_evaluate=[{"lr": 0.01}, {"lr": 0.00001}])
     outcome = run(parse_experiment(raw), write=lambda line: None)
-    (epochs,) = _by_lr(tmp_path / "dp").values()
-    assert [r["epoch"] for r in epochs] == [1, 2]
-    assert all(r["workers"] == 2 for r in epochs)
-    assert epochs[-1]["val_accuracy"] > 0.5  # it learned
+    runs = _by_lr(tmp_path / "dp")
+    assert [r["epoch"] for r in runs[0.01]] == [1, 2, 3]
+    assert [r["epoch"] for r in runs[0.00001]] == [1], "ASHA should stop the gang at rung 1"
+    assert all(r["workers"] == 2 for r in runs[0.01])
+    assert runs[0.01][-1]["val_accuracy"] > 0.5  # it learned
+    assert outcome.best.config["lr"] == 0.01
     assert outcome.test and outcome.test["test_accuracy"] > 0.5

@@ -15,8 +15,8 @@ We keep the TorchTrainer and replace the rest, for reasons read off Ray's source
   the trial (see :class:`GangTrainable`), and the next trial waits for it forever.
 
 :class:`ForwardToTune` (a Train ``UserCallback``, run on Train's controller) averages every
-numeric metric over the workers, hands metrics + rank 0's checkpoint to the trial over a Ray
-queue and waits for the answer; :class:`GangTrainable` (a ``tune.Trainable``, one ``step`` per
+numeric metric over the workers, hands metrics + rank 0's checkpoint to the trial through a
+:class:`Channel` actor and waits for the answer; :class:`GangTrainable` (a ``tune.Trainable``, one ``step`` per
 report) answers when Tune asks for the next step, i.e. once the scheduler let the trial go on.
 Ray Train keeps the gang, the process group (NCCL on whole GPUs, gloo on CPUs and shared
 GPUs) and worker-failure retries (``ray.train.FailureConfig``); we keep sharding, averaging
@@ -42,9 +42,11 @@ from typing import Any
 import torch
 
 RESUME_KEY = "_tuner_resume_from"  # the Tune checkpoint a gang starts from (train_loop_config)
+GATE_KEY = "_tuner_channel"  # the trial's Channel actor (train_loop_config)
+PRIVATE_KEYS = (RESUME_KEY, GATE_KEY)
 CHECKPOINT_FILE = "trainable.pt"
 
-__all__ = ["ForwardToTune", "GangSpec", "GangTrainable", "average_metrics", "data_parallel_trial",
+__all__ = ["ForwardToTune", "GangSpec", "GangTrainable", "Channel", "report", "average_metrics", "data_parallel_trial",
            "get_checkpoint", "shard_batches", "torch_trainable_loop"]
 
 
@@ -104,9 +106,8 @@ class ForwardToTune(_train_callback_base()):
     answer (the trial was stopped or paused) aborts the Train run from inside, so the gang's
     placement group is removed before the trial's actor goes away."""
 
-    def __init__(self, results: Any, acks: Any) -> None:
-        self.results = results
-        self.acks = acks
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
         self.aborting = False
 
     def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
@@ -115,12 +116,60 @@ class ForwardToTune(_train_callback_base()):
             return
         item = {"metrics": average_metrics(metrics),
                 "checkpoint": checkpoint.path if checkpoint is not None else None}
-        self.results.put(item)
-        if self.acks.get() == "abort":
-            import ray
+        import ray
 
+        if ray.get(self.channel.put_result.remote(item)) == "abort":
             self.aborting = True
             ray.get_runtime_context().current_actor.abort.remote()  # runs after we return
+
+
+class Channel:
+    """The meeting point of one gang's three parties (one async Ray actor per trial): Train's
+    controller hands over each averaged result and waits for Tune's answer; the trial takes
+    results and answers; the workers wait until the answer was CONTINUE.
+
+    Ray Train's workers do not wait for the controller after ``ray.train.report``: a gang
+    whose trial the scheduler is about to stop or pause trains on for epochs (seen: a paused
+    trial's gang two epochs ahead). :func:`report` makes each worker wait here until the
+    scheduler let the trial go on; a STOP or PAUSE aborts the gang while it waits. One actor,
+    not Ray's ``Queue``s: each is a process to start, and a gang already starts several.
+    """
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.results: asyncio.Queue = asyncio.Queue(maxsize=1)
+        self.answers: asyncio.Queue = asyncio.Queue(maxsize=1)
+        self.taken = 0  # results Tune took and let go on
+        self.changed = asyncio.Condition()
+
+    async def put_result(self, item: dict) -> Any:
+        """Controller: hand over one result; returns Tune's answer (True or "abort")."""
+        await self.results.put(item)
+        answer = await self.answers.get()
+        if answer is True:
+            async with self.changed:
+                self.taken += 1
+                self.changed.notify_all()
+        return answer
+
+    async def get_result(self, timeout: float) -> dict | None:
+        import asyncio
+
+        try:
+            return await asyncio.wait_for(self.results.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    async def answer(self, value: Any) -> None:
+        await self.answers.put(value)
+
+    async def count(self) -> int:
+        return self.taken
+
+    async def wait_beyond(self, seen: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.taken > seen)
 
 
 # -- the Tune trainable -------------------------------------------------------------------
@@ -156,10 +205,12 @@ class GangTrainable(_tune_trainable_base()):
         self.waiting_ack = False
 
     def step(self) -> dict[str, Any]:
+        import ray
+
         if self.thread is None:
             self._start()
         elif self.waiting_ack:
-            self.acks.put(True)
+            ray.get(self.channel.answer.remote(True))
         item = self._next_result()
         self.waiting_ack = True
         self.last_checkpoint = item["checkpoint"] or self.last_checkpoint
@@ -167,13 +218,12 @@ class GangTrainable(_tune_trainable_base()):
         return item["metrics"]
 
     def _start(self) -> None:
-        from ray.util.queue import Queue
+        import ray
 
-        self.results = Queue(maxsize=1, actor_options={"num_cpus": 0})
-        self.acks = Queue(maxsize=1, actor_options={"num_cpus": 0})
-        trainer = _trainer(type(self).loop_per_worker, type(self).gang, dict(self.config),
-                           self.resume_from, self.trial_id, self.logdir,
-                           ForwardToTune(self.results, self.acks))
+        self.channel = ray.remote(num_cpus=0)(Channel).remote()
+        config = {**self.config, RESUME_KEY: self.resume_from, GATE_KEY: self.channel}
+        trainer = _trainer(type(self).loop_per_worker, type(self).gang, config, self.trial_id,
+                           self.logdir, ForwardToTune(self.channel))
         self.thread = threading.Thread(target=self._fit, args=(trainer,), daemon=True,
                                        name="train-fit")
         self.thread.start()
@@ -185,17 +235,17 @@ class GangTrainable(_tune_trainable_base()):
             self.failure.append(exc)
 
     def _next_result(self) -> dict[str, Any]:
-        from ray.util.queue import Empty
+        import ray
 
         while True:
-            try:
-                return self.results.get(timeout=0.5)
-            except Empty:
-                if self.thread is not None and not self.thread.is_alive():
-                    if self.failure:
-                        raise self.failure[0]
-                    raise RuntimeError("the Train run ended without a final report "
-                                       "(its loop returned before max_epochs)")
+            item = ray.get(self.channel.get_result.remote(0.5))
+            if item is not None:
+                return item
+            if self.thread is not None and not self.thread.is_alive():
+                if self.failure:
+                    raise self.failure[0]
+                raise RuntimeError("the Train run ended without a final report "
+                                   "(its loop returned before max_epochs)")
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         source = self.last_checkpoint or self.resume_from
@@ -215,12 +265,14 @@ class GangTrainable(_tune_trainable_base()):
         if self.thread is None:
             return
         if self.waiting_ack:
-            self.acks.put(True if self.finished else "abort")
+            import ray
+
+            ray.get(self.channel.answer.remote(True if self.finished else "abort"))
         self.thread.join(timeout=120)
 
 
-def _trainer(loop: Callable[[dict], Any], gang: GangSpec, config: dict, resume: str | None,
-             trial_id: str, logdir: str | None, forward: ForwardToTune) -> Any:
+def _trainer(loop: Callable[[dict], Any], gang: GangSpec, config: dict, trial_id: str,
+             logdir: str | None, forward: ForwardToTune) -> Any:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -230,7 +282,7 @@ def _trainer(loop: Callable[[dict], Any], gang: GangSpec, config: dict, resume: 
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")
     return TorchTrainer(
         loop,
-        train_loop_config={**config, RESUME_KEY: resume},
+        train_loop_config=config,
         torch_config=TorchConfig(backend=gang.backend),
         scaling_config=gang.scaling_config(),
         run_config=RunConfig(
@@ -267,6 +319,27 @@ def get_checkpoint(config: Mapping[str, Any]) -> str | None:
     return config.get(RESUME_KEY)
 
 
+def report(config: Mapping[str, Any], metrics: dict[str, Any],
+           checkpoint_dir: str | None = None) -> None:
+    """``ray.train.report`` for one worker of a gang, then wait for the scheduler's decision.
+
+    Every worker calls it once per epoch; pass ``checkpoint_dir`` from rank 0 only. Returns
+    when Tune let the trial go on; when the scheduler stops or pauses the trial, the gang is
+    aborted while it waits here, so no epoch is trained on a stale decision. (Plain
+    ``ray.train.report`` works too, but the gang then trains on while Tune decides.)
+    """
+    import ray
+    import ray.train
+
+    gate = config.get(GATE_KEY)
+    seen = ray.get(gate.count.remote()) if gate is not None else 0
+    checkpoint = None if checkpoint_dir is None else ray.train.Checkpoint.from_directory(
+        checkpoint_dir)
+    ray.train.report(metrics, checkpoint=checkpoint)
+    if gate is not None:
+        ray.get(gate.wait_beyond.remote(seen))
+
+
 def shard_batches(rank: int, world: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """Rank ``rank``'s share of each global batch of indices (every ``world``-th one).
 
@@ -286,7 +359,7 @@ def torch_trainable_loop(cls: type, checkpoint_every: int, config: dict) -> None
 
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    run: TrainingRun = cls.make_run({k: v for k, v in config.items() if k != RESUME_KEY},
+    run: TrainingRun = cls.make_run({k: v for k, v in config.items() if k not in PRIVATE_KEYS},
                                     assigned_gpus=_worker_gpus())
     resume = get_checkpoint(config)
     if resume is not None:
@@ -298,20 +371,18 @@ def torch_trainable_loop(cls: type, checkpoint_every: int, config: dict) -> None
         metrics = run.train_one_epoch()
         due = checkpoint_every > 0 and run.epoch % checkpoint_every == 0
         save = rank == 0 and (due or bool(metrics.get("done")))
-        _report(run, metrics, save)
+        _report(run, config, metrics, save)
         if metrics.get("done"):
             return
 
 
-def _report(run: Any, metrics: dict, save: bool) -> None:
-    import ray.train
-
+def _report(run: Any, config: Mapping[str, Any], metrics: dict, save: bool) -> None:
     if not save:
-        ray.train.report(metrics)
+        report(config, metrics)
         return
     with tempfile.TemporaryDirectory() as folder:
         run.save(Path(folder) / CHECKPOINT_FILE)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        report(config, metrics, folder)
 
 
 def _worker_gpus() -> list:

@@ -36,8 +36,8 @@ step that Lightning takes after the hook and would otherwise skip on resume. Tes
 
 On a data-parallel gang (``resources: {workers: N, …}``, docs/data_parallel.md) the same
 ``train`` runs on every Ray Train worker with Lightning's own DDP strategy (Ray's
-``RayDDPStrategy``) and reports through ``ray.train.report``; tuner averages the workers'
-reports into the trial's result.
+``RayDDPStrategy``) and reports through ``trainables.distributed.report``; tuner averages
+the workers' reports into the trial's result.
 
 Lightning is an optional extra: ``import trainables.lightning`` works without it, and the two
 factories raise one line (``pip install -e ".[lightning]"``) when it is missing.
@@ -203,31 +203,32 @@ def _fit_on_gang(module_fn: Callable, datamodule_fn: Callable, config: dict,
     """One worker of a gang: Lightning's own DDP (Ray's ``RayDDPStrategy`` and cluster
     environment, ``ray/train/lightning/``) inside Ray Train's worker, which gives it the
     process group; Lightning shards the batches (its distributed sampler). Every worker
-    reports each epoch through ``ray.train.report``, rank 0 with the checkpoint
-    (``trainables.distributed`` averages the reports into the trial's)."""
+    reports each epoch through ``trainables.distributed.report``, rank 0 with the checkpoint
+    (the gang's reports are averaged into the trial's)."""
     from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer
 
-    from trainables.distributed import RESUME_KEY, get_checkpoint
+    from trainables.distributed import PRIVATE_KEYS, get_checkpoint
 
     resume = get_checkpoint(config)
-    config.pop(RESUME_KEY, None)
+    private = {key: config.pop(key, None) for key in PRIVATE_KEYS}
     gang = {"strategy": RayDDPStrategy(), "plugins": [RayLightningEnvironment()],
             "devices": "auto", **trainer_kwargs}
     pl.seed_everything(int(config.get("seed", 0)), verbose=False)
     module, datamodule = module_fn(config), datamodule_fn(config)
     with _checkpoint_file(resume) as path, _quiet():
-        trainer = prepare_trainer(pl.Trainer(**_trainer_kwargs(
-            config, gang, TuneEpochCallback(_train_report))))
+        callback = TuneEpochCallback(lambda metrics, folder: _train_report(private, metrics,
+                                                                           folder))
+        trainer = prepare_trainer(pl.Trainer(**_trainer_kwargs(config, gang, callback)))
         trainer.fit(module, datamodule=datamodule, ckpt_path=path)
 
 
-def _train_report(metrics: dict, directory: str) -> None:
+def _train_report(private: Mapping[str, Any], metrics: dict, directory: str) -> None:
     import ray.train
 
-    if ray.train.get_context().get_world_rank() == 0:
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
-    else:
-        ray.train.report(metrics)  # Lightning wrote the file on rank 0 only
+    from trainables.distributed import report
+
+    rank0 = ray.train.get_context().get_world_rank() == 0
+    report(private, metrics, directory if rank0 else None)  # Lightning writes on rank 0 only
 
 
 def _trainer_kwargs(config: Mapping[str, Any], user: Mapping[str, Any],

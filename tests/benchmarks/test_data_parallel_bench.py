@@ -51,6 +51,9 @@ def test_cpu_run_matches_one_process(ray_session, tmp_path):
         assert row["wall_s"] > 0 and row["epoch_s"] > 0
         assert 0.5 < row["final_val_accuracy"] <= 1
     assert gang["reported_workers"] == 2 and gang["backend"] == "gloo"
+    # rank 0's checkpoint loads in one process: the gang's model scores as the solo one
+    assert gang["test_accuracy"] == pytest.approx(one["test_accuracy"], abs=ACC_TOL)
+    assert gang["test_accuracy"] > 0.5
     assert one["reported_workers"] == 1 and one["backend"] == "-"
     diff = report["comparison"]
     assert diff["epochs_compared"] == 2
