@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.gpu_ray import GpuMemorySampler, trial_reports
+from benchmarks.gpu_ray import GpuMemorySampler, describe, trial_reports
 
 LR = 3e-3
 
@@ -170,19 +170,6 @@ def train_poll_s() -> float:
     except ImportError:  # a private module: Ray 2.60's value
         default = 2.0
     return float(os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", default))
-
-
-def describe(device: str) -> dict[str, Any]:
-    import ray
-    import torch
-
-    info = {"device": device, "torch": torch.__version__, "ray": ray.__version__,
-            "cluster": {k: v for k, v in ray.cluster_resources().items()
-                        if k in ("CPU", "GPU")}}
-    if device == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["cuda"] = torch.version.cuda
-    return info
 
 
 def table(rows: list[dict[str, Any]], device: str) -> str:

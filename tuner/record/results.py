@@ -19,7 +19,7 @@ from typing import Any
 
 from tuner.budget import BudgetLadder
 
-__all__ = ["TrialRecord", "write_atomic", "pick_best", "trials_csv", "report_markdown",
+__all__ = ["TrialRecord", "error_text", "write_atomic", "pick_best", "trials_csv", "report_markdown",
            "plot_curves", "summary_table", "rung_counts", "status_of"]
 
 COMPLETED, STOPPED, ERRORED = "completed", "stopped early", "errored"
@@ -56,6 +56,17 @@ class TrialRecord:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def error_text(trial: Any) -> str:
+    """``RuntimeError: first line`` of a Ray trial's exception, as trials.csv shows it."""
+    try:
+        error = trial.get_error()
+        cause = getattr(error, "cause", None) or error
+        text = str(cause).splitlines()[0][:120] if str(cause) else ""
+        return f"{type(cause).__name__}: {text}" if error is not None else "exception"
+    except Exception:  # noqa: BLE001 — the error file may be gone
+        return "exception"
 
 
 def status_of(epochs: int, max_epochs: int, error: str) -> str:

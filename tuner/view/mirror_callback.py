@@ -26,7 +26,7 @@ from ray import tune
 from ray.tune.result import TRAINING_ITERATION
 
 from tuner.view.mirror import StudyMirror, distributions, journal_path
-from tuner.record.results import status_of
+from tuner.record.results import error_text, status_of
 
 __all__ = ["MirrorCallback"]
 
@@ -113,7 +113,7 @@ class MirrorCallback(tune.Callback):
         epochs = int(last.get(TRAINING_ITERATION, 0) or 0)
         error = str(last.get("error") or "")
         if trial.status == "ERROR" and not error:
-            error = _error_text(trial)
+            error = error_text(trial)
         return status_of(epochs, self.max_epochs, error), epochs
 
     # Ray's hooks -------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ class MirrorCallback(tune.Callback):
         self._safe(lambda m: m.ended(trial.trial_id, status, epochs), trial)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        error = str((trial.last_result or {}).get("error") or "") or _error_text(trial)
+        error = str((trial.last_result or {}).get("error") or "") or error_text(trial)
         epochs = int((trial.last_result or {}).get(TRAINING_ITERATION, 0) or 0)
         self._safe(lambda m: m.ended(trial.trial_id, status_of(epochs, self.max_epochs, error),
                                      epochs), trial)
@@ -164,14 +164,3 @@ class MirrorCallback(tune.Callback):
         for ray_id in mirror.running:
             if ray_id not in known:
                 mirror.ended(ray_id, "errored: not in Ray's experiment state after --resume")
-
-
-def _error_text(trial: Any) -> str:
-    """``RuntimeError: first line`` of the trial's exception, as trials.csv shows it."""
-    try:
-        error = trial.get_error()
-        cause = getattr(error, "cause", None) or error
-        text = str(cause).splitlines()[0][:120] if str(cause) else ""
-        return f"{type(cause).__name__}: {text}" if error is not None else "exception"
-    except Exception:  # noqa: BLE001 — the error file may be gone
-        return "exception"

@@ -13,7 +13,7 @@ from typing import Any
 from ray import tune
 from ray.tune.result import TRAINING_ITERATION
 
-from tuner.record.results import status_of
+from tuner.record.results import error_text, status_of
 from tuner.record.tracking.base import TrackingSpec, metrics_of
 from tuner.record.tracking.trackers import Trackers
 
@@ -52,7 +52,7 @@ class TrackingCallback(tune.Callback):
         self._live().call("trial_ended", trial.trial_id, self._status(trial))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self._live().call("trial_ended", trial.trial_id, self._status(trial, _error(trial)))
+        self._live().call("trial_ended", trial.trial_id, self._status(trial, error_text(trial)))
 
     def on_experiment_end(self, trials, **info):
         """After a normal end every trial has ended; after Ctrl-C the rest were cut short."""
@@ -67,14 +67,3 @@ class TrackingCallback(tune.Callback):
         last = trial.last_result or {}
         epochs = int(last.get(TRAINING_ITERATION, 0) or 0)
         return status_of(epochs, self.spec.max_epochs, error or str(last.get("error") or ""))
-
-
-def _error(trial: Any) -> str:
-    """``RuntimeError: first line`` of the trial's exception, as trials.csv shows it."""
-    try:
-        error = trial.get_error()
-        cause = getattr(error, "cause", None) or error
-        text = str(cause).splitlines()[0][:120] if str(cause) else ""
-        return f"{type(cause).__name__}: {text}" if error is not None else "exception"
-    except Exception:  # noqa: BLE001 — the error file may be gone
-        return "exception"
