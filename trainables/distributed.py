@@ -54,11 +54,15 @@ class GangSpec:
     """Workers per trial and what each holds."""
 
     def __init__(self, workers: int, cpus_per_worker: float = 1.0,
-                 gpus_per_worker: float = 0.0, max_failures: int = 2) -> None:
+                 gpus_per_worker: float = 0.0, max_failures: int = 2,
+                 watch_preemption: bool = True) -> None:
         self.workers = int(workers)
         self.cpus_per_worker = float(cpus_per_worker)
         self.gpus_per_worker = float(gpus_per_worker)
         self.max_failures = int(max_failures)
+        # Train's PreemptionWatcher (one more actor per gang) drains a gang from a node that
+        # is about to be taken (spot); a local run has no such node
+        self.watch_preemption = bool(watch_preemption)
 
     @property
     def backend(self) -> str:
@@ -280,6 +284,8 @@ def _trainer(loop: Callable[[dict], Any], gang: GangSpec, config: dict, trial_id
     # default: every epoch of a gang would last ≥ 2 s (benchmarks/data_parallel.py). Train
     # passes this variable on from the process that creates the trainer to its controller.
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")
+    if not gang.watch_preemption:
+        os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
     return TorchTrainer(
         loop,
         train_loop_config=config,

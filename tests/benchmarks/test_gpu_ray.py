@@ -33,13 +33,13 @@ def test_goals_need_both_ratios_at_k_8_and_up():
 
 def test_cpu_smoke_writes_cpu_figures(ray_session, tmp_path):
     out = tmp_path / "ray-trials"
-    assert gpu_ray.main(["--device", "cpu", "--trials", "4", "--epochs", "1", "--ks", "4",
+    assert gpu_ray.main(["--device", "cpu", "--trials", "2", "--epochs", "1", "--ks", "2",
                          "--out", str(out)]) == 0
     report = json.loads((out / "results.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
-    assert set(rows) == {"one-per-gpu", "four-per-gpu", "packed-4"}
+    assert set(rows) == {"one-per-gpu", "four-per-gpu", "packed-2"}
     for row in rows.values():
-        assert row["trials"] == row["trials_done"] == 4 and row["epochs_trained"] == 4
+        assert row["trials"] == row["trials_done"] == 2 and row["epochs_trained"] == 2
         assert row["wall_s"] > 0 and row["trainer_s"] > 0
     assert rows["one-per-gpu"]["vs_one_per_gpu"] == 1.0
     assert "CPU figures" in (out / "results.md").read_text()

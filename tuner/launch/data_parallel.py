@@ -20,13 +20,14 @@ from tuner.experiment.user_code import TrainableInfo
 __all__ = ["describe_gang", "gang_spec", "gang_trainable", "local_capacity"]
 
 
-def gang_spec(exp: Any) -> Any:
-    """The experiment's gang: workers and their resources, retries = ``max_failures``."""
+def gang_spec(exp: Any, address: str | None = None) -> Any:
+    """The experiment's gang: workers and their resources, retries = ``max_failures``;
+    Train's preemption watcher only on a cluster (``address``)."""
     from trainables.distributed import GangSpec
 
     r = exp.resources
     return GangSpec(r.workers, r.cpus_per_worker, r.gpus_per_worker,
-                    max_failures=exp.max_failures)
+                    max_failures=exp.max_failures, watch_preemption=address is not None)
 
 
 def describe_gang(exp: Any) -> str:
@@ -52,7 +53,7 @@ def local_capacity() -> dict[str, float]:
     return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
 
 
-def gang_trainable(exp: Any, info: TrainableInfo) -> TrainableInfo:
+def gang_trainable(exp: Any, info: TrainableInfo, address: str | None = None) -> TrainableInfo:
     """The Tune trainable that runs each trial on its gang (what PBT must not mutate kept)."""
     from trainables.distributed import data_parallel_trial, torch_trainable_loop
 
@@ -61,7 +62,7 @@ def gang_trainable(exp: Any, info: TrainableInfo) -> TrainableInfo:
         loop = functools.partial(torch_trainable_loop, info.obj, pausing_every)
     else:
         loop = info.obj
-    cls = data_parallel_trial(loop, gang_spec(exp), name=getattr(info.obj, "__name__", "trial"),
+    cls = data_parallel_trial(loop, gang_spec(exp, address), name=getattr(info.obj, "__name__", "trial"),
                               shape_keys=getattr(info.obj, "shape_keys", frozenset()))
     # a Tune class: saved on request, restored, cleaned up when stopped; never reused, since
     # its Train run belongs to the trial that started it

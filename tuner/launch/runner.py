@@ -108,7 +108,7 @@ def _build_tuner(exp: Experiment, resume: bool, callback: Any,
     if exp.resources.data_parallel:  # each trial a Ray Train gang (tuner.launch.data_parallel)
         from tuner.launch.data_parallel import gang_trainable
 
-        info = gang_trainable(exp, info)
+        info = gang_trainable(exp, info, address)
     trainable = tune.with_resources(info.obj, exp.resources.as_ray())
     if resume:
         return _restore(exp, trainable)
