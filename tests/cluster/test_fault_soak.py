@@ -1,4 +1,4 @@
-"""Fault soak on the loopback two-node cluster: 60 short ASHA trials while three trial
+"""Fault soak on the loopback two-node cluster: 100 short ASHA trials while three trial
 processes, the driver (then ``--resume``) and the worker node are killed.
 
 Nothing lost, nothing duplicated: every promised trial ends exactly once (one row each in
@@ -18,7 +18,7 @@ from benchmarks.fault_soak import soak
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
-TRIALS = 60
+TRIALS = 100
 EPOCH_S = 0.1  # an epoch: long enough for a kill to land mid-trial
 
 
