@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.gpu_ray import GpuMemorySampler, describe, trial_reports
+from benchmarks.gpu_ray import GpuMemorySampler, describe, device_config, trial_reports
 
 LR = 3e-3
 
@@ -249,13 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128, help="the global batch")
     parser.add_argument("--out", default=None, help="folder for results.json and results.md")
     args = parser.parse_args(argv)
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            parser.error("--device cuda: torch sees no CUDA GPU (use --device cpu for CPU "
-                         "figures)")
-    args.device_config = "auto" if args.device == "cuda" else "cpu"
+    args.device_config = device_config(parser, args.device)
     ray_start = start_ray(args.device)
     info = {**describe(args.device), "ray_start_s": ray_start, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": LR, "train_poll_s": train_poll_s()}

@@ -210,6 +210,18 @@ def start_ray(device: str) -> float:
     return time.perf_counter() - start
 
 
+def device_config(parser: argparse.ArgumentParser, device: str) -> str:
+    """The trials' ``config.device`` for ``--device``; ``cuda`` without a GPU is refused."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: torch sees no CUDA GPU (use --device cpu for CPU "
+                         "figures)")
+        return "auto"
+    return "cpu"
+
+
 def describe(device: str) -> dict[str, Any]:
     import ray
     import torch
@@ -232,13 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ks", default="8,16,32", help="members per pack, comma-separated")
     parser.add_argument("--out", default=None, help="folder for results.json and results.md")
     args = parser.parse_args(argv)
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            parser.error("--device cuda: torch sees no CUDA GPU (use --device cpu for CPU "
-                         "figures)")
-    args.device_config = "auto" if args.device == "cuda" else "cpu"
+    args.device_config = device_config(parser, args.device)
     ks = [int(k) for k in args.ks.split(",") if k]
     ray_start = start_ray(args.device)
     info = {**describe(args.device), "ray_start_s": ray_start, "trials": args.trials,

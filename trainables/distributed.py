@@ -133,8 +133,8 @@ class Channel:
     results and answers; the workers wait until the answer was CONTINUE.
 
     Ray Train's workers do not wait for the controller after ``ray.train.report``: a gang
-    whose trial the scheduler is about to stop or pause trains on for epochs (seen: a paused
-    trial's gang two epochs ahead). :func:`report` makes each worker wait here until the
+    whose trial the scheduler is about to stop or pause trains on (a paused trial's gang was
+    seen training past its rung). :func:`report` makes each worker wait here until the
     scheduler let the trial go on; a STOP or PAUSE aborts the gang while it waits. One actor,
     not Ray's ``Queue``s: each is a process to start, and a gang already starts several.
     """

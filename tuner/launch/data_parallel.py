@@ -12,12 +12,11 @@ cluster and the gang (``ray_session.slots``).
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 from tuner.experiment.user_code import TrainableInfo
 
-__all__ = ["describe_gang", "gang_spec", "gang_trainable", "local_capacity"]
+__all__ = ["describe_gang", "gang_spec", "gang_trainable"]
 
 
 def gang_spec(exp: Any, address: str | None = None) -> Any:
@@ -32,6 +31,7 @@ def gang_spec(exp: Any, address: str | None = None) -> Any:
 
 def describe_gang(exp: Any) -> str:
     """One line for ``--dry-run`` and ``tuner plan``: the gang, its backend, how many fit."""
+    from tuner.launch.preflight import local_capacity
     from tuner.launch.ray_session import slots
 
     gang = gang_spec(exp)
@@ -40,17 +40,6 @@ def describe_gang(exp: Any) -> str:
             f"failures retried {gang.max_failures}× from the last checkpoint; "
             f"{slots(exp, here)} trial(s) at once on this machine ({here['CPU']:g} CPU, "
             f"{here['GPU']:g} GPU)")
-
-
-def local_capacity() -> dict[str, float]:
-    """This machine's CPUs and GPUs, as a local Ray would count them."""
-    try:
-        import torch
-
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except ImportError:
-        gpus = 0
-    return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
 
 
 def gang_trainable(exp: Any, info: TrainableInfo, address: str | None = None) -> TrainableInfo:

@@ -17,9 +17,9 @@ from tuner.errors import ConfigError
 from tuner.experiment.file_form import experiment_to_raw
 from tuner.record.manifest import read_run_manifest
 
-__all__ = ["check_cluster_resources", "check_local_resources", "check_results_dir",
+__all__ = ["check_cluster_resources", "check_gang", "check_local_resources", "check_results_dir",
            "check_resume", "check_saved_state", "check_storage", "finished_before",
-           "resume_changes"]
+           "local_capacity", "resume_changes"]
 
 # Keys a resumed run may differ in without changing what it computes.
 _FREE_ON_RESUME = {"name", "storage", "description", "num_samples"}
@@ -42,7 +42,7 @@ def check_results_dir(exp: Any, resume: bool) -> None:
 def check_local_resources(exp: Any, gpus: int | None = None, cpus: int | None = None) -> None:
     """A local run asks only for what this machine has (Ray would wait forever otherwise)."""
     if gpus is None:
-        gpus = _local_gpus()
+        gpus = int(local_capacity()["GPU"])
     cpus = cpus or os.cpu_count() or 1
     want = exp.resources
     if want.data_parallel:
@@ -72,13 +72,15 @@ def check_gang(want: Any, have: dict[str, float], where: str) -> None:
                               "use fewer workers or less per worker")
 
 
-def _local_gpus() -> int:
+def local_capacity() -> dict[str, float]:
+    """This machine's CPUs and GPUs, as a local Ray would count them."""
     try:
         import torch
 
-        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     except ImportError:
-        return 0
+        gpus = 0
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
 
 
 def check_cluster_resources(exp: Any, cluster: dict[str, float],
