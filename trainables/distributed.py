@@ -16,7 +16,8 @@ We keep the TorchTrainer and replace the rest, for reasons read off Ray's source
 
 :class:`ForwardToTune` (a Train ``UserCallback``, run on Train's controller) averages every
 numeric metric over the workers, hands metrics + rank 0's checkpoint to the trial through a
-:class:`Channel` actor and waits for the answer; :class:`GangTrainable` (a ``tune.Trainable``, one ``step`` per
+:class:`Channel` actor and waits for the answer; :class:`GangTrainable` (a
+``tune.Trainable``, one ``step`` per
 report) answers when Tune asks for the next step, i.e. once the scheduler let the trial go on.
 Ray Train keeps the gang, the process group (NCCL on whole GPUs, gloo on CPUs and shared
 GPUs) and worker-failure retries (``ray.train.FailureConfig``); we keep sharding, averaging
@@ -46,8 +47,9 @@ GATE_KEY = "_tuner_channel"  # the trial's Channel actor (train_loop_config)
 PRIVATE_KEYS = (RESUME_KEY, GATE_KEY)
 CHECKPOINT_FILE = "trainable.pt"
 
-__all__ = ["ForwardToTune", "GangSpec", "GangTrainable", "Channel", "report", "average_metrics", "data_parallel_trial",
-           "get_checkpoint", "shard_batches", "torch_trainable_loop"]
+__all__ = ["Channel", "ForwardToTune", "GangSpec", "GangTrainable", "average_metrics",
+           "data_parallel_trial", "get_checkpoint", "report", "shard_batches",
+           "torch_trainable_loop"]
 
 
 class GangSpec:

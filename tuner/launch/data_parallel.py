@@ -51,7 +51,8 @@ def gang_trainable(exp: Any, info: TrainableInfo, address: str | None = None) ->
         loop = functools.partial(torch_trainable_loop, info.obj, pausing_every)
     else:
         loop = info.obj
-    cls = data_parallel_trial(loop, gang_spec(exp, address), name=getattr(info.obj, "__name__", "trial"),
+    cls = data_parallel_trial(loop, gang_spec(exp, address),
+                              name=getattr(info.obj, "__name__", "trial"),
                               shape_keys=getattr(info.obj, "shape_keys", frozenset()))
     # a Tune class: saved on request, restored, cleaned up when stopped; never reused, since
     # its Train run belongs to the trial that started it
