@@ -36,6 +36,7 @@ PAIRS = {
     "asha-promotion": ("random", "asha-promotion"), "asha-promotion-pso": ("pso", "asha-promotion"),
     "hyperband": ("random", "hyperband"), "bohb": ("mf-optuna-tpe", "hyperband"),
     "median": ("random", "median"), "pbt": ("random", "pbt"), "pb2": ("random", "pb2"),
+    "optuna-nsga2": ("optuna-nsga2", "fifo"), "asha-optuna-tpe": ("optuna-tpe", "asha"),
 }
 
 

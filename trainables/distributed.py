@@ -85,8 +85,9 @@ class GangSpec:
 # -- metrics ------------------------------------------------------------------------------
 def average_metrics(per_worker: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The trial's metrics from every worker's report: numbers are averaged over the workers
-    that reported them, anything else (strings, ``done``) is taken from rank 0, and
-    ``samples_per_s`` is summed (the gang's throughput)."""
+    that reported them, anything else (strings, ``done``) is taken from rank 0,
+    ``samples_per_s`` is summed (the gang's throughput), and the integer counts ``epoch``
+    and ``params`` (every worker holds the whole model) stay rank 0's ints."""
     out = dict(per_worker[0])
     for key, first in per_worker[0].items():
         if isinstance(first, bool) or not isinstance(first, (int, float)):
@@ -94,7 +95,7 @@ def average_metrics(per_worker: list[Mapping[str, Any]]) -> dict[str, Any]:
         values = [float(m[key]) for m in per_worker
                   if isinstance(m.get(key), (int, float)) and not isinstance(m.get(key), bool)]
         out[key] = sum(values) if key == "samples_per_s" else sum(values) / len(values)
-        if isinstance(first, int) and key in ("epoch", "training_iteration"):
+        if isinstance(first, int) and key in ("epoch", "training_iteration", "params"):
             out[key] = int(first)
     out["workers"] = len(per_worker)
     return out

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from trainables.config import ConfigError, TrainConfig
+from trainables.cost import count_params, latency_ms
 from trainables.data import Dataset, load_dataset, subset
 from trainables.loop import evaluate, train_epoch
 from trainables.schedules import (
@@ -45,6 +46,8 @@ METRICS = (
     "epoch_seconds",
     "samples_per_s",
     "peak_memory_mb",
+    "params",
+    "latency_ms",
 )
 NONFINITE = "non-finite loss"
 
@@ -130,6 +133,7 @@ class TrainingRun:
         self._x_train, self._y_train = self._to_device(*self.data.split("train"))
         self._x_val, self._y_val = self._to_device(*self.data.split("val"))
         self._fractions: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._costs: dict[str, Any] | None = None
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -181,6 +185,20 @@ class TrainingRun:
             self._fractions[fraction] = (self._x_train[idx], self._y_train[idx])
         return self._fractions[fraction]
 
+    def model_costs(self) -> dict[str, Any]:
+        """`params` and `latency_ms` of this trial's own model (`trainables.cost` protocol).
+
+        Measured on the first call — the first epoch, before it trains — and cached: both
+        depend on the architecture, not on training, so every later epoch reports the same
+        numbers at no cost. `restore` keeps the value; a new run (reset_config, a trial
+        resumed in a fresh actor, a pack member) measures afresh. The eager `self.model` is
+        timed, never `self.forward` (compiled or DDP-wrapped)."""
+        if self._costs is None:
+            self._costs = {"params": count_params(self.model),
+                           "latency_ms": latency_ms(self.model, self._x_val,
+                                                    amp_dtype=self.amp_dtype)}
+        return dict(self._costs)
+
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -190,6 +208,7 @@ class TrainingRun:
         epoch = self.epoch + 1
         fraction = self.cfg.data_fraction(epoch)
         x, y = self.train_data(fraction)
+        costs = self.model_costs()  # before training: keeps it out of epoch_seconds
         _sync(self.device)
         start = time.perf_counter()
         stats = train_epoch(
@@ -214,6 +233,7 @@ class TrainingRun:
             "data_fraction": fraction,
             "epoch_seconds": seconds,
             "samples_per_s": stats.samples / max(seconds, 1e-9),
+            **costs,
         }
         if not math.isfinite(stats.loss):
             metrics.update(train_loss=math.nan, val_loss=math.nan, val_accuracy=math.nan)

@@ -92,8 +92,8 @@ def _launch(args: argparse.Namespace) -> int:
 
         check_results_dir(exp, args.resume)
         # building the searcher checks warm-start points and searcher options for real
-        methods.build_searcher(exp.searcher, exp.space, exp.budget, metric=exp.metric,
-                               mode=exp.mode, seed=exp.seed,
+        methods.build_searcher(exp.searcher, exp.space, exp.budget, metric=exp.search_metric,
+                               mode=exp.search_mode, seed=exp.seed,
                                points_to_evaluate=exp.points_to_evaluate or None,
                                **exp.searcher_options)
         print(plan_text(exp, args.address))

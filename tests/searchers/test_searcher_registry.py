@@ -13,7 +13,8 @@ from tuner.searchers.tpe import _Tree
 
 
 def test_registry_names():
-    assert set(SEARCHERS) == {"random", "grid", "hyperopt-tpe", "bayesopt", "optuna-tpe", "pso"}
+    assert set(SEARCHERS) == {"random", "grid", "hyperopt-tpe", "bayesopt", "optuna-tpe",
+                              "optuna-nsga2", "pso"}
 
 
 def test_unknown_searcher_lists_the_names():

@@ -20,7 +20,7 @@ from trainables import (
 )
 from trainables.run import METRICS
 
-TIMING = {"epoch_seconds", "samples_per_s", "peak_memory_mb"}
+TIMING = {"epoch_seconds", "samples_per_s", "peak_memory_mb", "latency_ms"}
 
 
 class TrainableContract:
@@ -54,6 +54,8 @@ class TrainableContract:
         assert set(METRICS) <= m.keys()
         assert all(isinstance(m[k], (int, float)) and math.isfinite(m[k]) for k in METRICS)
         assert m["epoch"] == 1 and m["data_fraction"] == 1.0 and "done" not in m
+        assert m["params"] == sum(p.numel() for p in t.run.model.parameters())
+        assert m["latency_ms"] > 0
         assert 0.0 <= m["val_accuracy"] <= 1.0
 
     def test_learns_digits_well_above_chance(self, make):

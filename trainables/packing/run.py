@@ -239,6 +239,8 @@ class PackedRun:
         fractions = [r.cfg.data_fraction(r.epoch + 1) for r in runs]
         orders = [self._train_order(r, f) for r, f in zip(runs, fractions)]
         rows = torch.tensor([self.rows[m] for m in ids], device=self._device)
+        for run in runs:
+            run.model_costs()  # a new member measures now, while its shadow holds its row
         _sync(self._device)
         start = time.perf_counter()
         loss, seen = self._train_batches(rows, orders)
@@ -256,11 +258,15 @@ class PackedRun:
 
     def _metrics(self, run: TrainingRun, train_loss: float, seen: int, seconds: float,
                  fraction: float, val_loss: float, val_acc: float) -> dict[str, Any]:
-        """Same keys and meaning as `TrainingRun.train_one_epoch` (the schedule steps here)."""
+        """Same keys and meaning as `TrainingRun.train_one_epoch` (the schedule steps here).
+
+        `params` and `latency_ms` are the member's own model measured alone
+        (`TrainingRun.model_costs` on its shadow run, which is that config's solo model), not
+        the pack's stacked template: they equal a solo run's up to timing noise."""
         metrics: dict[str, Any] = {
             "train_loss": train_loss, "lr": run.lr, "epoch": run.epoch,
             "data_fraction": fraction, "epoch_seconds": seconds,
-            "samples_per_s": seen / max(seconds, 1e-9),
+            "samples_per_s": seen / max(seconds, 1e-9), **run.model_costs(),
         }
         if not math.isfinite(train_loss):
             metrics.update(train_loss=math.nan, val_loss=math.nan, val_accuracy=math.nan)

@@ -17,6 +17,7 @@ from tuner.schedulers import SCHEDULERS
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DEFAULT_MULTI_OBJECTIVE",
     "DEFAULT_WITHOUT_NUMERIC",
     "METHODS",
     "METHOD_ALIASES",
@@ -28,6 +29,7 @@ __all__ = [
     "canonical",
     "default_method",
     "describe",
+    "multi_objective_methods",
     "resolve",
     "scheduler_options",
     "searcher_names",
@@ -39,6 +41,11 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "hyperopt-tpe": ("hyperopt-tpe", "fifo", "hyperopt's TPE, every trial to the max budget"),
     "optuna-tpe": ("optuna-tpe", "fifo",
                    "Optuna's multivariate TPE (constant liar), every trial to the max budget"),
+    "optuna-nsga2": ("optuna-nsga2", "fifo",
+                     "Optuna's NSGA-II (several objectives), every trial to the max budget"),
+    "asha-optuna-tpe": ("optuna-tpe", "asha",
+                        "Optuna's TPE (MOTPE for several objectives) on finished trials + ASHA "
+                        "(MO-ASHA)"),
     "asha": ("random", "asha", "random search + asynchronous successive halving"),
     "hyperband": ("random", "hyperband", "random search + synchronous HyperBand (paper brackets)"),
     "bohb": ("mf-optuna-tpe", "hyperband", "BOHB: Optuna TPE per rung + synchronous HyperBand"),
@@ -79,6 +86,9 @@ METHODS: dict[str, tuple[str, str, str]] = {
 DEFAULT_METHOD = "asha-checked-pso-scouts"
 # PSO needs a numeric parameter to move along: on a space without one the default is this.
 DEFAULT_WITHOUT_NUMERIC = "asha-hyperopt-tpe"
+# Several objectives (``metric: [..]``): random proposals + MO-ASHA (Schmucker et al. 2021),
+# chosen on the YAHPO dev instances against MOTPE + MO-ASHA (docs/objectives.md).
+DEFAULT_MULTI_OBJECTIVE = "asha"
 
 # Searchers that live here because they need the ladder (they learn per rung).
 MF_SEARCHERS = {"mf-optuna-tpe": "Optuna's TPE fitted on the highest rung with enough points "
@@ -120,8 +130,11 @@ def searcher_names() -> list[str]:
     return sorted(set(SEARCHERS) | set(MF_SEARCHERS))
 
 
-def default_method(space: SearchSpace | None = None) -> str:
-    """``DEFAULT_METHOD``, or ``DEFAULT_WITHOUT_NUMERIC`` for a space PSO cannot move in."""
+def default_method(space: SearchSpace | None = None, several: bool = False) -> str:
+    """``DEFAULT_METHOD``, or ``DEFAULT_WITHOUT_NUMERIC`` for a space PSO cannot move in, or
+    ``DEFAULT_MULTI_OBJECTIVE`` for several objectives."""
+    if several:
+        return DEFAULT_MULTI_OBJECTIVE
     if space is not None:
         from search_spaces import SpaceError
         from tuner.searchers.pso import check_pso_space
@@ -150,21 +163,23 @@ def canonical(kind: str, name: str | None) -> str | None:
 
 
 def resolve(method: str | None = None, searcher: str | None = None,
-            scheduler: str | None = None, space: SearchSpace | None = None) -> tuple[str, str]:
+            scheduler: str | None = None, space: SearchSpace | None = None,
+            several: bool = False) -> tuple[str, str]:
     """``(searcher_name, scheduler_name)``; an explicit searcher/scheduler overrides the
     method's part. Nothing given → ``default_method(space)``. Only a searcher given → it runs
     under the default method's scheduler (a ``--set searcher=random`` keeps early stopping);
     only a scheduler given → random search proposes for it. Old names are accepted
-    (``canonical``)."""
+    (``canonical``). ``several``: the experiment names several objectives — the default is
+    ``DEFAULT_MULTI_OBJECTIVE``, and a searcher or scheduler that takes one is refused."""
     method, searcher = canonical("method", method), canonical("searcher", searcher)
     if method is not None:
         if method not in METHODS:
             raise MethodError(f"unknown method {method!r}; one of {', '.join(METHODS)}")
         base_searcher, base_scheduler, _ = METHODS[method]
     elif searcher is None and scheduler is None:
-        base_searcher, base_scheduler, _ = METHODS[default_method(space)]
+        base_searcher, base_scheduler, _ = METHODS[default_method(space, several)]
     else:
-        base_searcher, base_scheduler = "random", METHODS[default_method(space)][1]
+        base_searcher, base_scheduler = "random", METHODS[default_method(space, several)][1]
     searcher_name = searcher or base_searcher
     scheduler_name = scheduler or base_scheduler
     if scheduler_name not in SCHEDULERS:
@@ -173,10 +188,40 @@ def resolve(method: str | None = None, searcher: str | None = None,
     if searcher_name not in available:
         raise MethodError(f"unknown or unavailable searcher {searcher_name!r}; one of "
                           f"{', '.join(available)}")
+    if several:
+        _check_several(method, searcher_name, scheduler_name)
     if scheduler_name in ("pbt", "pb2") and searcher_name not in _PBT_SEARCHERS:
         raise MethodError(f"scheduler {scheduler_name} mutates configs itself; use searcher "
                           f"random or grid for its initial population, got {searcher_name!r}")
     return searcher_name, scheduler_name
+
+
+def _check_several(method: str | None, searcher: str, scheduler: str) -> None:
+    """Several objectives: refuse a searcher or scheduler that takes one, in one line that
+    names the ones that take several."""
+    from tuner.schedulers import MULTI_OBJECTIVE_SCHEDULERS
+    from tuner.searchers import MULTI_OBJECTIVE_SEARCHERS
+
+    which = f" (method {method})" if method else ""
+    if searcher not in MULTI_OBJECTIVE_SEARCHERS:
+        raise MethodError(f"searcher {searcher}{which} takes one objective, and this "
+                          f"experiment names several; searchers that take several: "
+                          f"{', '.join(MULTI_OBJECTIVE_SEARCHERS)}; methods: "
+                          f"{', '.join(multi_objective_methods())}")
+    if scheduler not in MULTI_OBJECTIVE_SCHEDULERS:
+        raise MethodError(f"scheduler {scheduler}{which} takes one objective, and this "
+                          f"experiment names several; schedulers that take several: "
+                          f"{', '.join(MULTI_OBJECTIVE_SCHEDULERS)}; methods: "
+                          f"{', '.join(multi_objective_methods())}")
+
+
+def multi_objective_methods() -> list[str]:
+    """The methods whose searcher and scheduler both take several objectives."""
+    from tuner.schedulers import MULTI_OBJECTIVE_SCHEDULERS
+    from tuner.searchers import MULTI_OBJECTIVE_SEARCHERS
+
+    return [n for n, (se, sc, _) in METHODS.items()
+            if se in MULTI_OBJECTIVE_SEARCHERS and sc in MULTI_OBJECTIVE_SCHEDULERS]
 
 
 def scheduler_options(method: str | None, scheduler: str, given: dict | None = None) -> dict:
@@ -228,6 +273,7 @@ def describe() -> str:
     for name, (searcher, scheduler, text) in METHODS.items():
         mark = " (default)" if name == DEFAULT_METHOD else ""
         mark += " (default without numeric parameters)" if name == DEFAULT_WITHOUT_NUMERIC else ""
+        mark += " (default for several objectives)" if name == DEFAULT_MULTI_OBJECTIVE else ""
         lines.append(f"{name:<{width}}  {searcher:<{sw}}  {scheduler:<{kw}}  {text}{mark}")
     texts = {n: (cls.__doc__ or "").strip().splitlines()[0] for n, cls in SEARCHERS.items()}
     texts.update(MF_SEARCHERS)

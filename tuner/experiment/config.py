@@ -36,8 +36,9 @@ KNOWN_KEYS = {
     "searcher": "searcher name, or {name: …, options…}",
     "scheduler": "scheduler name, or {name: …, options…}",
     "budget": "{min, max, eta, data_fraction}: the fidelity ladder in epochs",
-    "metric": "the reported metric to optimise, e.g. val_accuracy",
-    "mode": "max or min",
+    "metric": "the reported metric to optimise, e.g. val_accuracy; or a list of them, "
+              "e.g. [val_accuracy, params], to find the Pareto front (docs/objectives.md)",
+    "mode": "max or min; a list with one per metric when metric is a list",
     "num_samples": "number of trials",
     "resources": "{cpus, gpus} per trial (gpus may be fractional: 0.25 packs 4 trials per GPU), "
                  "or {workers, cpus_per_worker, gpus_per_worker}: each trial data-parallel on "
@@ -132,6 +133,22 @@ class Experiment:
     origin: str = ""  # where searcher and scheduler came from (shown by --dry-run)
     packing: Any = None  # members per pack (int), "auto", or None (off): tuner.launch.packed.run
     tracking: dict = field(default_factory=dict)  # {backend: options}: tuner.record.tracking
+    # several objectives (metric/mode lists): all of them, metric/mode above being the first
+    objectives: Any = None  # tuner.pareto.Objectives, or None for one objective
+
+    @property
+    def several(self) -> bool:
+        """Whether the experiment searches for a Pareto front of several objectives."""
+        return self.objectives is not None
+
+    @property
+    def search_metric(self) -> str | list[str]:
+        """What the searcher and scheduler are given: the metric, or every objective."""
+        return list(self.objectives.names) if self.several else self.metric
+
+    @property
+    def search_mode(self) -> str | list[str]:
+        return list(self.objectives.modes) if self.several else self.mode
 
     @property
     def path(self) -> str:
@@ -349,6 +366,9 @@ def _space(raw: dict, base_dir: Path | None) -> SearchSpace:
 
 def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     """Validate a raw experiment dict (after overrides) into an :class:`Experiment`."""
+    if "objectives" in raw:
+        raise ConfigError("objectives: not a key; name several objectives as a list, "
+                          "metric: [val_accuracy, params] with mode: [max, min]")
     unknown = sorted(set(raw) - set(KNOWN_KEYS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown key; valid keys: {', '.join(KNOWN_KEYS)}")
@@ -356,15 +376,16 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"name: must not contain '/', got {name!r}")
     trainable, info, evaluate = _trainable(raw, base_dir)
-    metric = _str(raw, "metric", required=True)
-    mode = _str(raw, "mode", required=True)
-    if mode not in ("min", "max"):
-        raise ConfigError(f"mode: expected 'min' or 'max', got {mode!r}")
-    method, origin, (searcher, searcher_options), (scheduler, scheduler_options) = _names(raw)
+    objectives = _objectives(raw)
+    metric, mode = objectives.names[0], objectives.modes[0]
+    several = objectives.several
+    method, origin, (searcher, searcher_options), (scheduler, scheduler_options) = \
+        _names(raw, several)
     budget = _budget(raw)
     space = _space(raw, base_dir)
     searcher, scheduler, scheduler_options = _components(
-        method, origin, searcher, searcher_options, scheduler, scheduler_options, space, info)
+        method, origin, searcher, searcher_options, scheduler, scheduler_options, space, info,
+        several)
     exp = Experiment(
         name=name,
         trainable=trainable,
@@ -390,6 +411,7 @@ def parse_experiment(raw: dict, base_dir: Path | None = None) -> Experiment:
         description=str(raw.get("description", "") or ""),
         evaluate=evaluate,
         origin=origin,
+        objectives=objectives if several else None,
     )
     from tuner.experiment import packing
 
@@ -433,7 +455,29 @@ def _trainable(raw: dict, base_dir: Path | None) -> tuple[Any, Any, Any]:
     return trainable, info, evaluate
 
 
-def _names(raw: dict) -> tuple[str | None, str, tuple[str, dict], tuple[str, dict]]:
+def _objectives(raw: dict) -> Any:
+    """``metric``/``mode``: one name and a direction, or two lists of the same length."""
+    from tuner.pareto import Objectives
+
+    metric, mode = raw.get("metric"), raw.get("mode")
+    if not isinstance(metric, (list, tuple)):
+        metric, mode = _str(raw, "metric", required=True), _str(raw, "mode", required=True)
+        if mode not in ("min", "max"):
+            raise ConfigError(f"mode: expected 'min' or 'max', got {mode!r}")
+        return Objectives((metric,), (mode,))
+    if not metric or not all(isinstance(m, str) and m.strip() for m in metric):
+        raise ConfigError(f"metric: expected metric names, got {metric!r}")
+    if not isinstance(mode, (list, tuple)):
+        raise ConfigError(f"mode: metric is a list of {len(metric)}, so mode must be a list "
+                          f"of {len(metric)} (one 'min' or 'max' per metric), got {mode!r}")
+    try:
+        return Objectives(tuple(m.strip() for m in metric), tuple(mode))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _names(raw: dict, several: bool = False
+           ) -> tuple[str | None, str, tuple[str, dict], tuple[str, dict]]:
     """(method, where the pair came from, (searcher, its options), (scheduler, its options)),
     the names resolved through the method as the user gave them."""
     method = _str(raw, "method")
@@ -444,7 +488,7 @@ def _names(raw: dict) -> tuple[str | None, str, tuple[str, dict], tuple[str, dic
 
     try:
         searcher, scheduler = methods.resolve(method=method, searcher=searcher,
-                                              scheduler=scheduler)
+                                              scheduler=scheduler, several=several)
     except (KeyError, ValueError) as exc:  # tuner.compose.methods.MethodError is a ValueError
         raise ConfigError(str(exc.args[0])) from None
     return method, origin, (searcher, searcher_options), (scheduler, scheduler_options)
@@ -452,7 +496,7 @@ def _names(raw: dict) -> tuple[str | None, str, tuple[str, dict], tuple[str, dic
 
 def _components(method: str | None, origin: str, searcher: str, searcher_options: dict,
                 scheduler: str, scheduler_options: dict, space: SearchSpace,
-                info: Any) -> tuple[str, str, dict]:
+                info: Any, several: bool = False) -> tuple[str, str, dict]:
     """(searcher, scheduler, the scheduler's options with the method's), checked against the
     space and the trainable: the default depends on the space (PSO needs a numeric
     parameter), a pausing scheduler needs a trainable that can resume."""
@@ -463,8 +507,8 @@ def _components(method: str | None, origin: str, searcher: str, searcher_options
     if origin.endswith("default method"):  # nothing named, or a searcher without a scheduler
         named = None if origin == "the default method" else searcher
         searcher, scheduler = methods.resolve(method=None, searcher=named, scheduler=None,
-                                              space=space)
-        own = methods.default_method(space)  # its own settings, where its searcher runs
+                                              space=space, several=several)
+        own = methods.default_method(space, several)  # its own settings, where its searcher runs
     scheduler_options = methods.scheduler_options(method, scheduler, scheduler_options)
     searcher_options.update({k: v for k, v in methods.searcher_options(own, searcher).items()
                              if k not in searcher_options})

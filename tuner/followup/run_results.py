@@ -15,7 +15,7 @@ from typing import Any
 
 from tuner.errors import ConfigError
 
-__all__ = ["Results", "load"]
+__all__ = ["Results", "first", "load"]
 
 
 @dataclasses.dataclass
@@ -36,11 +36,36 @@ class Results:
 
     @property
     def metric(self) -> str:
-        return self.experiment["metric"]
+        """The metric, or the first of several objectives."""
+        return first(self.experiment["metric"])
 
     @property
     def mode(self) -> str:
-        return self.experiment["mode"]
+        return first(self.experiment["mode"])
+
+    @property
+    def objectives(self):
+        """Every objective (``tuner.pareto.Objectives``): one, or the several the run named."""
+        from tuner.pareto import Objectives
+
+        return Objectives.of(self.experiment["metric"], self.experiment["mode"])
+
+    @functools.cached_property
+    def pareto(self):
+        """The Pareto set as a DataFrame: one row per member (the first objective best
+        first) with every objective, its test scores (from ``best.json``) and its params.
+        With one objective: the winner's row."""
+        import pandas as pd
+
+        from tuner.record.front import front_rows, pareto_members
+
+        members = pareto_members(self.records, self.objectives) \
+            if self.objectives.several else [r for r in [self.best] if r is not None]
+        tests = _front_tests(self.path)
+        if self.best is not None and self.test:
+            tests.setdefault(self.best.trial_id, self.test)
+        return pd.DataFrame(front_rows(members, self.objectives, list(self.experiment["space"]),
+                                       tests))
 
     @property
     def best_config(self) -> dict | None:
@@ -79,7 +104,7 @@ class Results:
         from tuner.record.results import trials_table
 
         return pd.DataFrame(trials_table(self.records, list(self.experiment["space"]),
-                                         self.metric, self.mode))
+                                         self.metric, self.mode, self.objectives.names[1:]))
 
     @functools.cached_property
     def curves(self):
@@ -130,16 +155,37 @@ def load(path: str | os.PathLike) -> Results:
                           "(or one from before manifests)")
     manifest = mf.read_manifest(file)
     exp = manifest["experiment"]
-    meta = RunMeta(exp["metric"], exp["mode"], int(exp["budget"]["max"]))
+    meta = RunMeta(first(exp["metric"]), first(exp["mode"]), int(exp["budget"]["max"]))
     interrupted = not manifest.get("finished")  # set when every trial of the run ended
     records = packed_records(path, meta.max_epochs, interrupted)  # a packed run: its state
     if records is None:
         with RayMessages(lambda _line: None):
             records = collect_records(path, meta, interrupted=interrupted)
     best = pick_best(records, meta.mode)
+    if not isinstance(exp["metric"], str):  # several objectives: the front's lead member
+        from tuner.pareto import Objectives
+        from tuner.record.front import pareto_members
+
+        best = next(iter(pareto_members(records, Objectives.of(exp["metric"], exp["mode"]))),
+                    None)
     test, note = _test_from_best_json(path, best)
     return Results(path=path, experiment=exp, records=records, best=best, test=test,
                    test_note=note, interrupted=interrupted)
+
+
+def first(value: Any) -> Any:
+    """A manifest's ``metric``/``mode``: the value, or the first of a list of them."""
+    return value if isinstance(value, str) else value[0]
+
+
+def _front_tests(path: str) -> dict[str, dict]:
+    """Test scores of the Pareto members ``best.json`` lists, by trial id."""
+    try:
+        with open(os.path.join(path, "best.json")) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return {m["trial_id"]: dict(m.get("test") or {}) for m in data.get("pareto", [])}
 
 
 def _test_from_best_json(path: str, best: Any) -> tuple[dict, str]:

@@ -52,7 +52,10 @@ def translated(exc: BaseException, exp: Any) -> BaseException:
     from tuner.errors import TrialCodeError
 
     reported = _reported_keys(text)
-    return TrialCodeError(f"metric: the trainable never reported {exp.metric!r}; it reported "
+    names = list(exp.objectives.names) if getattr(exp, "several", False) else [exp.metric]
+    missing = [n for n in names if n not in reported] or names
+    what = ", ".join(repr(n) for n in missing)
+    return TrialCodeError(f"metric: the trainable never reported {what}; it reported "
                           f"{', '.join(reported) or 'nothing'} (fix metric: or what your code "
                           "reports)")
 

@@ -45,7 +45,10 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
         "test score   " + (f"evaluate hook {_label_of(exp.evaluate)}" if exp.evaluate
                             else "held-out split of the dataset" if _kind(exp) == "tuner trainable"
                             else "none (no evaluate: hook given)"),
-        f"metric       {exp.metric} ({exp.mode})",
+        f"metric       " + (", ".join(f"{n} ({m})" for n, m in zip(exp.objectives.names,
+                                                               exp.objectives.modes))
+                            + " — several objectives: the Pareto front"
+                            if exp.several else f"{exp.metric} ({exp.mode})"),
         *([f"packing      {exp.packing} trials of one shape per fused model (tuner.launch.packed.run)"]
           if getattr(exp, "packing", None) is not None else []),
         *([_tracking_line(exp)] if getattr(exp, "tracking", None) else []),
@@ -158,8 +161,9 @@ def _wire(exp: Experiment, trainable_cls: type, callback: Any, address: str | No
     if exp.scheduler in ("pbt", "pb2") and "params" not in options:
         options["params"] = pbt_params(exp, trainable_cls)
     fits = slots(exp, ray.cluster_resources())
-    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget, metric=exp.metric,
-                        mode=exp.mode, seed=exp.seed, slots=fits, num_samples=exp.num_samples,
+    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget,
+                        metric=exp.search_metric, mode=exp.search_mode, seed=exp.seed,
+                        slots=fits, num_samples=exp.num_samples,
                         points_to_evaluate=exp.points_to_evaluate,
                         searcher_options=exp.searcher_options, scheduler_options=options)
     if exp.max_concurrent is None and not quiet:
@@ -286,7 +290,8 @@ def _run_locked(exp: Experiment, *, address: str | None, resume: bool,
     done = _finish(exp, tuner, interrupted, t0, write, quiet)
     wall = time.time() - t0
     if not quiet:
-        write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
+        write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png"
+              + (", pareto.png" if exp.several else "") + ") in "
               f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     sys.stdout.flush()
     return RunOutcome(path=exp.path, records=done.records, best=done.best, test=done.test,

@@ -83,7 +83,7 @@ def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
         history=history, error=error, node=str(last.get("hostname", "")),
         retries=failures - (1 if trial.status == "ERROR" else 0),
         checkpoint=checkpoint.path if checkpoint is not None else None, order=order,
-        log=_log_path(trial))
+        log=_log_path(trial), values=res.numbers(last))
 
 
 def curve_rows(path: str) -> list[tuple[str, int, str, float]]:

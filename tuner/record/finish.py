@@ -28,7 +28,7 @@ class Finished:
     best: Any = None
     test: dict = field(default_factory=dict)
     test_note: str = ""
-
+    front: list = field(default_factory=list)  # several objectives: the Pareto set
 
 def test_score(exp: Any, best: res.TrialRecord | None) -> tuple[dict[str, float], str]:
     """``(test metrics, note)`` for the winner: the metrics, or why there are none."""
@@ -83,26 +83,80 @@ def finish(exp: Any, records: list[res.TrialRecord], *, interrupted: bool, wall:
     """Write ``trials.csv``, ``best.json``, ``report.md``, ``curves.png`` for ``records``."""
     from tuner.experiment.user_code import describe_trainable
 
-    best = res.pick_best(records, exp.mode)
+    others = tuple(exp.objectives.names[1:]) if getattr(exp, "several", False) else ()
+    members = None
+    if others:  # the lead member: best on the first objective, then the next, …
+        from tuner.record.front import pareto_members
+
+        members = pareto_members(records, exp.objectives)
+    best = members[0] if members else res.pick_best(records, exp.mode)
     test, note = test_score(exp, best)
     params = list(exp.space)
     path = exp.path
     res.write_atomic(f"{path}/trials.csv", res.trials_csv(records, params, exp.metric,
-                                                          exp.mode))
+                                                          exp.mode, others))
+    front = _front(exp, members, best, test, note) if others else None
     if best is not None:
-        res.write_atomic(f"{path}/best.json", res.best_json(
-            best, metric=exp.metric, mode=exp.mode, test=test, params=params,
-            trainable=describe_trainable(exp.trainable), test_note=note))
-    res.write_atomic(f"{path}/report.md", _report(exp, records, best, test, note, wall,
-                                                   interrupted))
+        text = res.best_json(best, metric=exp.metric, mode=exp.mode, test=test, params=params,
+                             trainable=describe_trainable(exp.trainable), test_note=note)
+        if front is not None:
+            text = _with_front(text, exp, front)
+        res.write_atomic(f"{path}/best.json", text)
+    report = _report(exp, records, best, test, note, wall, interrupted)
+    if front is not None:
+        report = _report_front(report, exp, records, front, path)
+    res.write_atomic(f"{path}/report.md", report)
     res.write_atomic(f"{path}/curves.png", res.plot_curves(records, exp.metric, best,
                                                            exp.budget))
     if note and not quiet:
         write(f"note: no test score — {note}")
-    if not quiet:
+    if not quiet and front is None:
         _summary(exp, records, best, test, write)
+    elif not quiet:
+        _summary_front(exp, front, write)
     sys.stdout.flush()
-    return Finished(records=records, best=best, test=test, test_note=note)
+    return Finished(records=records, best=best, test=test, test_note=note,
+                    front=front[0] if front is not None else [])
+
+
+def _front(exp: Any, members: list, best: Any, test: dict, note: str
+           ) -> tuple[list, dict[str, dict], dict[str, str]]:
+    """(members, test scores by trial id, notes): every member scored on held-out data."""
+    tests, notes = {}, {}
+    for member in members:
+        if best is not None and member.trial_id == best.trial_id:
+            tests[member.trial_id], notes[member.trial_id] = test, note
+        else:
+            tests[member.trial_id], notes[member.trial_id] = test_score(exp, member)
+    return members, tests, notes
+
+
+def _with_front(text: str, exp: Any, front: tuple) -> str:
+    """``best.json`` with every objective's direction and the Pareto set (``pareto``); the
+    top-level entry is the front's lead member (best on the first objective, then on the
+    next), so readers of one winner
+    (``trainables.evaluate_checkpoint``, ``tuner confirm``) keep working."""
+    import json
+
+    from tuner.record.front import front_json
+
+    members, tests, notes = front
+    data = json.loads(text)
+    data["objectives"] = dict(zip(exp.objectives.names, exp.objectives.modes))
+    data["pareto"] = front_json(members, exp.objectives, list(exp.space), tests, notes)
+    return json.dumps(data, indent=2, default=str) + "\n"
+
+
+def _report_front(report: str, exp: Any, records: list, front: tuple, path: str) -> str:
+    """The report with its Pareto section, and ``pareto.png`` beside it."""
+    from tuner.record.front import front_markdown, front_rows, plot_front
+
+    members, tests, _ = front
+    rows = front_rows(members, exp.objectives, list(exp.space), tests)
+    res.write_atomic(f"{path}/pareto.png", plot_front(records, members, exp.objectives))
+    section = front_markdown(rows, exp.objectives, list(exp.space), len(records))
+    head, sep, tail = report.partition("\n## Best configuration")
+    return head + "\n" + "\n".join(section) + "\n" + sep + tail
 
 
 def _report(exp: Any, records: list, best: Any, test: dict, note: str, wall: float,
@@ -135,6 +189,18 @@ def _summary(exp: Any, records: list, best: Any, test: dict,
         write(f"\nbest trial {best.trial_id}: validation {exp.metric} {best.last:.4f}"
               + "".join(f", {k} {v:.4f}" for k, v in test.items()))
         write(f"best config: {params}")
+
+
+def _summary_front(exp: Any, front: tuple, write: Callable[[str], None]) -> None:
+    members, tests, _ = front
+    write(f"\nPareto front: {len(members)} trial(s), each in best.json, report.md and "
+          "pareto.png" + (" (the first 10 here)" if len(members) > 10 else ""))
+    for r in members[:10]:
+        params = {p: r.config[p] for p in exp.space if p in r.config}
+        write(f"  {r.trial_id}: " + ", ".join(f"{n} {r.value(n):.4g}"
+                                             for n in exp.objectives.names)
+              + "".join(f", {k} {v:.4f}" for k, v in tests.get(r.trial_id, {}).items())
+              + f"  {params}")
 
 
 def append_to_report(path: str, lines: list[str]) -> bool:

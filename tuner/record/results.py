@@ -19,7 +19,7 @@ from typing import Any
 
 from tuner.budget import BudgetLadder
 
-__all__ = ["TrialRecord", "error_text", "write_atomic", "pick_best", "trials_csv", "report_markdown",
+__all__ = ["TrialRecord", "error_text", "numbers", "write_atomic", "pick_best", "trials_csv", "report_markdown",
            "plot_curves", "summary_table", "rung_counts", "status_of"]
 
 COMPLETED, STOPPED, ERRORED = "completed", "stopped early", "errored"
@@ -41,6 +41,12 @@ class TrialRecord:
     checkpoint: str | None = None  # path of the last checkpoint (for the test evaluation)
     order: int = 0  # creation order (Ray's trial ids are random): trials.csv order, tie-breaks
     log: str | None = None  # the trial's stdout/stderr file, when it wrote one
+    values: dict[str, float] = field(default_factory=dict)  # numbers of its last result
+
+    def value(self, name: str) -> float | None:
+        """``name`` in the trial's last result, when it is a finite number."""
+        v = self.values.get(name)
+        return v if _finite(v) else None
 
     def best(self, mode: str) -> tuple[float | None, int | None]:
         """Best finite metric and its epoch (1-based)."""
@@ -67,6 +73,12 @@ def error_text(trial: Any) -> str:
         return f"{type(cause).__name__}: {text}" if error is not None else "exception"
     except Exception:  # noqa: BLE001 — the error file may be gone
         return "exception"
+
+
+def numbers(result: dict | None) -> dict[str, float]:
+    """The finite numbers of a reported result (what ``TrialRecord.values`` keeps)."""
+    return {str(k): float(v) for k, v in (result or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def status_of(epochs: int, max_epochs: int, error: str) -> str:
@@ -133,29 +145,33 @@ def write_atomic(path: str, data: bytes | str) -> None:
 
 
 def trials_table(records: list[TrialRecord], param_names: list[str], metric: str,
-                 mode: str) -> list[dict[str, Any]]:
+                 mode: str, others: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """One row per trial in creation order: id, every hyperparameter, status, epochs, last
-    and best metric — the rows of ``trials.csv`` and of ``Results.trials``."""
+    and best metric, and the last value of each of the ``others`` objectives — the rows of
+    ``trials.csv`` and of ``Results.trials``."""
     rows = []
     for r in sorted(records, key=lambda r: r.order):
         best, best_epoch = r.best(mode)
         rows.append({"trial_id": r.trial_id, **{p: r.config.get(p) for p in param_names},
                      "status": r.status, "epochs": r.epochs, f"last_{metric}": r.last,
-                     f"best_{metric}": best, "best_epoch": best_epoch, "retries": r.retries,
+                     f"best_{metric}": best, "best_epoch": best_epoch,
+                     **{f"last_{n}": r.value(n) for n in others}, "retries": r.retries,
                      "node": r.node})
     return rows
 
 
 def trials_csv(records: list[TrialRecord], param_names: list[str], metric: str,
-               mode: str) -> str:
-    """``trials.csv``: :func:`trials_table` with floats to 6 significant digits."""
+               mode: str, others: tuple[str, ...] = ()) -> str:
+    """``trials.csv``: :func:`trials_table` with metric values to 6 significant digits."""
     buf = io.StringIO()
     writer = csv.writer(buf)
+    values = {f"last_{metric}", f"best_{metric}", *(f"last_{n}" for n in others)}
     writer.writerow(["trial_id", *param_names, "status", "epochs", f"last_{metric}",
-                     f"best_{metric}", "best_epoch", "retries", "node"])
-    for row in trials_table(records, param_names, metric, mode):
-        writer.writerow(["" if v is None else _fmt(v) if isinstance(v, float) and k in (
-            f"last_{metric}", f"best_{metric}") else v for k, v in row.items()])
+                     f"best_{metric}", "best_epoch", *(f"last_{n}" for n in others),
+                     "retries", "node"])
+    for row in trials_table(records, param_names, metric, mode, others):
+        writer.writerow(["" if v is None else _fmt(v) if isinstance(v, float) and k in values
+                         else v for k, v in row.items()])
     return buf.getvalue()
 
 

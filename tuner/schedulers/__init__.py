@@ -20,6 +20,8 @@ from tuner.budget import BudgetLadder, hyperband_brackets
 from tuner.schedulers.asha import SeededASHA, stable_uniform
 from tuner.schedulers.checked_asha import CheckedASHA
 from tuner.schedulers.hyperband import PaperHyperBand
+from tuner.schedulers.pareto_asha import ParetoASHA
+from tuner.schedulers.pareto_hyperband import ParetoHyperBand
 from tuner.schedulers.pbt import SeededPBT, mutations_from_space
 from tuner.schedulers.promotion_asha import PromotionASHA
 from tuner.schedulers.simple import LadderFIFO, LadderMedian
@@ -32,7 +34,10 @@ __all__ = [
     "CheckedASHA",
     "LadderFIFO",
     "LadderMedian",
+    "MULTI_OBJECTIVE_SCHEDULERS",
     "PaperHyperBand",
+    "ParetoASHA",
+    "ParetoHyperBand",
     "PromotionASHA",
     "SchedulerError",
     "SeededASHA",
@@ -59,6 +64,14 @@ SCHEDULERS: dict[str, str] = {
     "pb2": "population based bandits: PBT with GP-UCB explore (needs checkpoints)",
 }
 
+# Schedulers that take several objectives (``metric`` and ``mode`` lists): fifo decides
+# nothing; asha and hyperband become MO-ASHA and HyperBand with MO-ASHA's ranking.
+MULTI_OBJECTIVE_SCHEDULERS = {
+    "fifo": "every trial to the max (nothing to rank)",
+    "asha": "MO-ASHA: rungs ranked by non-dominated sorting, ε-net inside a front",
+    "hyperband": "HyperBand, each rung ranked as MO-ASHA ranks it",
+}
+
 # Schedulers that PAUSE trials: the trainable must save/load checkpoints to resume.
 PAUSING_SCHEDULERS = frozenset({"asha-promotion", "hyperband", "pbt", "pb2"})
 # Schedulers that clone one trial's checkpoint into another (need the space; never mutate keys
@@ -70,10 +83,14 @@ from tuner.errors import SchedulerError  # noqa: E402  (re-exported)
 
 
 def _fifo(ladder, *, metric, mode, seed, **options):
+    if not isinstance(metric, str):  # decides nothing: the first objective is only a label
+        metric, mode = metric[0], mode[0]
     return LadderFIFO(ladder, metric=metric, mode=mode, **options)
 
 
 def _asha(ladder, *, metric, mode, seed, **options):
+    if not isinstance(metric, str):
+        return ParetoASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
     return SeededASHA(ladder, metric=metric, mode=mode, seed=seed, **options)
 
 
@@ -86,6 +103,8 @@ def _asha_promotion(ladder, *, metric, mode, seed, **options):
 
 
 def _hyperband(ladder, *, metric, mode, seed, **options):
+    if not isinstance(metric, str):
+        return ParetoHyperBand(ladder, metric=metric, mode=mode, **options)
     return PaperHyperBand(ladder, metric=metric, mode=mode, **options)
 
 
@@ -148,12 +167,17 @@ def scheduler_options(name: str) -> list[str]:
     return names + (["space"] if name in POPULATION_SCHEDULERS else [])
 
 
-def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
-                   seed: int | None = 0, **options: Any) -> TrialScheduler:
-    """Build the scheduler called ``name`` over ``ladder`` (all budgets in epochs)."""
+def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str | list[str],
+                   mode: str | list[str], seed: int | None = 0,
+                   **options: Any) -> TrialScheduler:
+    """Build the scheduler called ``name`` over ``ladder`` (all budgets in epochs).
+
+    ``metric`` and ``mode`` may be lists (several objectives): then only the schedulers of
+    ``MULTI_OBJECTIVE_SCHEDULERS`` are built; the others are refused with that list."""
     if name not in _BUILDERS:
         raise SchedulerError(f"unknown scheduler {name!r}; one of {', '.join(SCHEDULERS)}")
-    if mode not in ("min", "max"):
+    metric, mode = _objectives(name, metric, mode)
+    if any(m not in ("min", "max") for m in ([mode] if isinstance(mode, str) else mode)):
         raise SchedulerError(f"scheduler {name}: mode must be 'min' or 'max', got {mode!r}")
     valid = scheduler_options(name)
     unknown = sorted(set(options) - set(valid) - COMMON_OPTIONS)
@@ -169,6 +193,23 @@ def make_scheduler(name: str, ladder: BudgetLadder, *, metric: str, mode: str,
         raise
     except ValueError as exc:
         raise SchedulerError(str(exc)) from exc
+
+
+def _objectives(name: str, metric: Any, mode: Any) -> tuple[Any, Any]:
+    """One objective as strings; several as lists, for a scheduler that takes several."""
+    if isinstance(metric, str):
+        return metric, mode
+    metric, mode = list(metric), [mode] * len(metric) if isinstance(mode, str) else list(mode)
+    if len(metric) != len(mode):
+        raise SchedulerError(f"metric and mode: {len(metric)} metrics but {len(mode)} modes")
+    if len(metric) == 1:
+        return metric[0], mode[0]
+    if name not in MULTI_OBJECTIVE_SCHEDULERS:
+        raise SchedulerError(
+            f"scheduler {name} takes one objective, and this experiment names several; "
+            f"schedulers that take several: {', '.join(MULTI_OBJECTIVE_SCHEDULERS)} "
+            "(docs/objectives.md)")
+    return metric, mode
 
 
 def concurrency_hint(name: str, ladder: BudgetLadder, slots: int | None,

@@ -32,7 +32,7 @@ from ray.tune.schedulers.hyperband import _Bracket
 
 from tuner.budget import Bracket, BudgetLadder, hyperband_brackets
 
-__all__ = ["PaperHyperBand"]
+__all__ = ["PaperBracket", "PaperHyperBand"]
 
 
 class _TrialRef:
@@ -48,7 +48,7 @@ class _TrialRef:
         return f"_TrialRef({self.trial_id})"
 
 
-class _PaperBracket(_Bracket):
+class PaperBracket(_Bracket):
     """One bracket following the paper's ``(n_i, r_i)`` list."""
 
     def __init__(self, spec: Bracket, *, time_attr: str, max_t: int, eta: int,
@@ -74,6 +74,14 @@ class _PaperBracket(_Bracket):
         self._n = keep
         self._r = self._cumul_r = r_next
 
+        ranked = self.ranked(metric, metric_op)
+        good, bad = ranked[:keep], ranked[keep:]
+        return good, bad
+
+    def ranked(self, metric: str, metric_op: float) -> list:
+        """The live trials, best first; NaN or missing ranks last. ``sorted`` is stable with
+        ``reverse=True`` too: among equal scores the earlier-added wins."""
+
         def score(trial) -> float:
             value = (self._live_trials[trial] or {}).get(metric)
             try:
@@ -82,10 +90,7 @@ class _PaperBracket(_Bracket):
                 return -math.inf
             return value if math.isfinite(value) else -math.inf
 
-        # sorted() is stable with reverse=True too: among equal scores the earlier-added wins
-        ranked = sorted(self._live_trials, key=score, reverse=True)
-        good, bad = ranked[:keep], ranked[keep:]
-        return good, bad
+        return sorted(self._live_trials, key=score, reverse=True)
 
 
 class PaperHyperBand(HyperBandScheduler):
@@ -109,8 +114,8 @@ class PaperHyperBand(HyperBandScheduler):
     def _paper_r0(self, p: int) -> int:
         return self.paper_brackets[p].rungs[0][1]
 
-    def _create_bracket(self, p: int) -> _PaperBracket:
-        return _PaperBracket(self.paper_brackets[p], time_attr=self._time_attr,
+    def _create_bracket(self, p: int) -> PaperBracket:
+        return PaperBracket(self.paper_brackets[p], time_attr=self._time_attr,
                              max_t=self._max_t_attr, eta=self._eta,
                              stop_last_trials=self._stop_last_trials)
 
@@ -155,7 +160,7 @@ class PaperHyperBand(HyperBandScheduler):
 
     def set_state(self, state: dict) -> None:
         bands: list[list] = [[None] * n for n in state["bands"]]
-        self._restored: dict[str, tuple[_PaperBracket, int]] = {}
+        self._restored: dict[str, tuple[PaperBracket, int]] = {}
         for spec in state["brackets"]:
             b = self._create_bracket(spec["pos"])
             b.stage, b.entered, b._n, b._halves = spec["stage"], spec["entered"], spec["n"], \

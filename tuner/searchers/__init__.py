@@ -13,6 +13,7 @@ from typing import Any
 from search_spaces import SearchSpace
 from tuner.searchers.base import GridSearcher, RandomSearcher, SpaceSearcher
 from tuner.searchers.bayesopt import GPSearcher
+from tuner.searchers.optuna_nsga2 import OptunaNSGA2Searcher
 from tuner.searchers.optuna_tpe import OptunaTPESearcher
 from tuner.searchers.pso import PSOSearcher
 from tuner.searchers.tpe import TPESearcher
@@ -23,6 +24,8 @@ __all__ = [
     "SEARCHERS",
     "GPSearcher",
     "GridSearcher",
+    "MULTI_OBJECTIVE_SEARCHERS",
+    "OptunaNSGA2Searcher",
     "OptunaTPESearcher",
     "PSOSearcher",
     "RandomSearcher",
@@ -30,6 +33,7 @@ __all__ = [
     "TPESearcher",
     "check_searcher_space",
     "make_searcher",
+    "multi_objective_refusal",
 ]
 
 SEARCHERS: dict[str, Callable[..., SpaceSearcher]] = {
@@ -38,9 +42,13 @@ SEARCHERS: dict[str, Callable[..., SpaceSearcher]] = {
     "hyperopt-tpe": TPESearcher,
     "bayesopt": GPSearcher,
     "optuna-tpe": OptunaTPESearcher,
+    "optuna-nsga2": OptunaNSGA2Searcher,
     "pso": PSOSearcher,
 }
 
+
+# Searchers that take several objectives (``metric`` and ``mode`` lists).
+MULTI_OBJECTIVE_SEARCHERS = [n for n, cls in SEARCHERS.items() if cls.multi_objective]
 
 # Old names (tuner.compose.methods.canonical prints their deprecation line for experiments).
 ALIASES = {"tpe": "hyperopt-tpe"}
@@ -51,7 +59,18 @@ def make_searcher(name: str, space: SearchSpace, **kwargs: Any) -> SpaceSearcher
     name = ALIASES.get(name, name)
     if name not in SEARCHERS:
         raise KeyError(f"unknown searcher {name!r}; one of {', '.join(sorted(SEARCHERS))}")
+    metric = kwargs.get("metric")
+    if metric is not None and not isinstance(metric, str) and len(metric) > 1 \
+            and not SEARCHERS[name].multi_objective:
+        raise ValueError(multi_objective_refusal(name))
     return SEARCHERS[name](space, **kwargs)
+
+
+def multi_objective_refusal(name: str) -> str:
+    """The one line that refuses a single-objective searcher for several objectives."""
+    return (f"searcher {name} takes one objective, and this experiment names several; "
+            f"searchers that take several: {', '.join(MULTI_OBJECTIVE_SEARCHERS)} "
+            "(docs/objectives.md)")
 
 
 def check_searcher_space(name: str, space: SearchSpace) -> None:

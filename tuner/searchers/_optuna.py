@@ -67,7 +67,8 @@ class OptunaSearcher(SpaceSearcher):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/group TPE
             sampler = self._make_sampler(int(self.rng.integers(2**31 - 1)))
-        self._study = optuna.create_study(direction="minimize", sampler=sampler)
+        objectives = len(self.objectives.names) if self.objectives else 1
+        self._study = optuna.create_study(directions=["minimize"] * objectives, sampler=sampler)
         self._numbers: dict[str, int] = {}  # Ray trial id -> Optuna trial number
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:  # pragma: no cover
@@ -123,7 +124,7 @@ class OptunaSearcher(SpaceSearcher):
         if loss is None:  # errored / NaN / missing metric: FAIL trials never reach the model
             self._study.tell(number, state=TrialState.FAIL)
         else:
-            self._study.tell(number, loss)
+            self._study.tell(number, list(loss) if isinstance(loss, tuple) else loss)
 
     def _add_point(self, config: dict, loss: float) -> None:
         params, dists = {}, {}
@@ -135,5 +136,6 @@ class OptunaSearcher(SpaceSearcher):
             else:
                 continue
             dists[name] = self._dists[name]
-        trial = optuna.trial.create_trial(params=params, distributions=dists, value=loss)
+        values = list(loss) if isinstance(loss, tuple) else [loss]
+        trial = optuna.trial.create_trial(params=params, distributions=dists, values=values)
         self._study.add_trial(trial)

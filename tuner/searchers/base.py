@@ -20,6 +20,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from search_spaces import Fixed, SearchSpace, SpaceError
+from tuner.pareto import Objectives
 
 __all__ = ["GridSearcher", "RandomSearcher", "SpaceSearcher", "complete_point"]
 
@@ -48,20 +49,35 @@ def complete_point(space: SearchSpace, point: dict) -> dict:
 
 
 class SpaceSearcher(Searcher):
-    """Base: warm start, seeding, metric/mode and failure handling for one ``SearchSpace``."""
+    """Base: warm start, seeding, metric/mode and failure handling for one ``SearchSpace``.
+
+    ``metric`` and ``mode`` may be lists (several objectives) for a searcher whose class says
+    ``multi_objective = True``: its losses are then tuples (``tuner.pareto.Objectives``)."""
+
+    multi_objective = False  # learns from several objectives (random and grid learn nothing)
 
     def __init__(
         self,
         space: SearchSpace,
         *,
-        metric: str | None = None,
-        mode: str | None = None,
+        metric: str | list[str] | None = None,
+        mode: str | list[str] | None = None,
         seed: int | None = None,
         points_to_evaluate: list[dict] | None = None,
     ):
-        if mode not in (None, "min", "max"):  # before Ray's base, which asserts
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        super().__init__(metric=metric, mode=mode)
+        self.objectives: Objectives | None = None
+        if metric is not None and not isinstance(metric, str):
+            self.objectives = Objectives.of(metric, mode)
+            if not self.objectives.several:
+                metric, mode, self.objectives = metric[0], self.objectives.modes[0], None
+            elif not self.multi_objective:
+                raise ValueError(f"{type(self).__name__} takes one objective, got {list(metric)}")
+        if self.objectives is None and mode not in (None, "min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")  # Ray's base asserts
+        super().__init__(metric=metric if self.objectives is None else None,
+                         mode=mode if self.objectives is None else None)
+        if self.objectives is not None:  # Ray's base takes strings only
+            self._metric, self._mode = list(metric), list(self.objectives.modes)
         self.space = space
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -105,8 +121,14 @@ class SpaceSearcher(Searcher):
         self._observe(trial_id, config, loss, result)
 
     # Helpers for subclasses -------------------------------------------------------------
-    def loss_of(self, result: dict | None) -> float | None:
-        """The metric as a loss to minimise, or None when missing / NaN / infinite / errored."""
+    def loss_of(self, result: dict | None) -> Any:
+        """The metric as a loss to minimise, or None when missing / NaN / infinite / errored.
+
+        With several objectives: a tuple of losses, one per objective, or None."""
+        if self.objectives is not None:
+            losses = None if not result or result.get("error") else \
+                self.objectives.losses(result)
+            return None if losses is None else tuple(float(v) for v in losses)
         if not result or self._metric not in result or result.get("error"):
             return None
         try:
@@ -119,7 +141,7 @@ class SpaceSearcher(Searcher):
 
     def _require_metric(self) -> None:
         """Model-based searchers learn nothing without a metric; say so instead of going random."""
-        if not self._metric or self._mode not in ("min", "max"):
+        if self.objectives is None and (not self._metric or self._mode not in ("min", "max")):
             raise RuntimeError(
                 f"{type(self).__name__} needs metric and mode before suggesting; got "
                 f"metric={self._metric!r}, mode={self._mode!r} — pass them to make_searcher "
@@ -154,12 +176,16 @@ class SpaceSearcher(Searcher):
 class RandomSearcher(SpaceSearcher):
     """Independent draws from the space (conditionals respected), seeded."""
 
+    multi_objective = True
+
     def _propose(self, trial_id: str) -> dict:
         return self.space.sample(self.rng)
 
 
 class GridSearcher(SpaceSearcher):
     """Every point of a finite grid once, in order, then FINISHED; refuses continuous ranges."""
+
+    multi_objective = True
 
     def __init__(self, space: SearchSpace, **kwargs: Any):
         super().__init__(space, **kwargs)

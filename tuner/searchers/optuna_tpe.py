@@ -21,7 +21,12 @@ __all__ = ["OptunaTPESearcher"]
 
 
 class OptunaTPESearcher(OptunaSearcher):
-    """Optuna ``TPESampler(multivariate=True, group=True, constant_liar=True)``, seeded."""
+    """Optuna ``TPESampler(multivariate=True, group=True, constant_liar=True)``, seeded.
+
+    With several objectives it is Optuna's multi-objective TPE (MOTPE: Ozaki et al. 2020,
+    the same sampler given a study with several directions)."""
+
+    multi_objective = True
 
     def __init__(self, space: SearchSpace, *, n_startup: int = 10, **kwargs: Any):
         self.n_startup = n_startup

@@ -171,19 +171,25 @@ def _quiet_optuna() -> Iterator[None]:
 class StudyMirror:
     """One Optuna study mirroring one run, fed by narrow events (no Ray in here)."""
 
-    def __init__(self, path: str, *, study_name: str, metric: str, mode: str,
-                 dists: Mapping[str, BaseDistribution], rungs: Sequence[int] = (),
-                 attrs: Mapping[str, Any] | None = None):
-        self.path, self.metric, self.dists = path, metric, dict(dists)
+    def __init__(self, path: str, *, study_name: str, metric: str | Sequence[str],
+                 mode: str | Sequence[str], dists: Mapping[str, BaseDistribution],
+                 rungs: Sequence[int] = (), attrs: Mapping[str, Any] | None = None):
+        """``metric``/``mode`` lists (several objectives) make a multi-objective study: each
+        epoch's intermediate value is the first objective (Optuna keeps one per step), and a
+        trial that ends gets every objective as its values."""
+        self.metrics = [metric] if isinstance(metric, str) else list(metric)
+        modes = [mode] if isinstance(mode, str) else list(mode)
+        self.path, self.metric, self.dists = path, self.metrics[0], dict(dists)
         self.rungs = sorted(rungs)
         self.backend = WriteBehindBackend(path)
         self.storage = JournalStorage(self.backend)
-        direction = StudyDirection.MAXIMIZE if mode == "max" else StudyDirection.MINIMIZE
+        directions = [StudyDirection.MAXIMIZE if m == "max" else StudyDirection.MINIMIZE
+                      for m in modes]
         with _quiet_optuna():
             study = optuna.create_study(storage=self.storage, study_name=study_name,
-                                        direction=direction, load_if_exists=True)
+                                        directions=directions, load_if_exists=True)
             if not study.metric_names:
-                study.set_metric_names([metric])
+                study.set_metric_names(self.metrics)
             for key, value in (attrs or {}).items():
                 if study.user_attrs.get(key) != value:  # a resumed run adds no lines
                     study.set_user_attr(key, value)
@@ -240,14 +246,22 @@ class StudyMirror:
         if ray_id in self._ids and ray_id not in self._finished:
             self._attr(ray_id, "retries", int(self._attrs[ray_id].get("retries", 0)) + 1)
 
-    def ended(self, ray_id: str, status: str, epochs: int | None = None) -> None:
-        """``status`` is ``tuner.record.results.status_of``'s: completed / stopped early / errored: …"""
+    def ended(self, ray_id: str, status: str, epochs: int | None = None,
+              values: Mapping[str, Any] | None = None) -> None:
+        """``status`` is ``tuner.record.results.status_of``'s: completed / stopped early /
+        errored: …; ``values``: the trial's last result, read for every objective of a
+        multi-objective study."""
         if ray_id not in self._ids or ray_id in self._finished:
             return
         if epochs is not None:
             self._attr(ray_id, "epochs", int(epochs))
         self._attr(ray_id, "status", status)
         last = self._last.get(ray_id)
+        if len(self.metrics) > 1:
+            state, several = self._several(status, values or {})
+            self.storage.set_trial_state_values(self._ids[ray_id], state, several)
+            self._finished.add(ray_id)
+            return
         if status.startswith(ERRORED):
             state, values = TrialState.FAIL, None
         elif status == COMPLETED and last is not None:
@@ -260,6 +274,21 @@ class StudyMirror:
         self._finished.add(ray_id)
 
     # helpers ----------------------------------------------------------------------------------
+    def _several(self, status: str, result: Mapping[str, Any]
+                 ) -> tuple[TrialState, list[float] | None]:
+        """A multi-objective trial's end: COMPLETE with every objective; stopped early is
+        PRUNED without values (Optuna gives pruned trials of such studies none, and its Pareto
+        views then hold full-fidelity trials only); errored or an objective missing: FAIL."""
+        values = [result.get(name) for name in self.metrics]
+        finite = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                     and math.isfinite(v) for v in values)
+        if status.startswith(ERRORED):
+            return TrialState.FAIL, None
+        if status == COMPLETED:
+            return (TrialState.COMPLETE, [float(v) for v in values]) if finite \
+                else (TrialState.FAIL, None)
+        return TrialState.PRUNED, None
+
     def _attr(self, ray_id: str, key: str, value: Any) -> None:
         """Write a user attribute only when it changes: every write is a line in the file."""
         if self._attrs[ray_id].get(key) != value:

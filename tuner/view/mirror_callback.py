@@ -40,7 +40,8 @@ def _stderr(line: str) -> None:
 class MirrorCallback(tune.Callback):
     """Mirror every trial of a run into ``<experiment>/optuna.journal`` (see ``tuner.view.mirror``)."""
 
-    def __init__(self, path: str, *, study_name: str, metric: str, mode: str, space: Any,
+    def __init__(self, path: str, *, study_name: str, metric: str | list[str],
+                 mode: str | list[str], space: Any,
                  max_epochs: int, rungs: list[int] | tuple[int, ...] = (),
                  attrs: dict | None = None, flush_s: float = 1.0, max_pending: int = 500,
                  warn: Callable[[str], None] | None = None):
@@ -57,10 +58,11 @@ class MirrorCallback(tune.Callback):
     def for_experiment(cls, exp: Any, **kwargs: Any) -> MirrorCallback:
         from tuner.experiment.user_code import describe_trainable
 
-        attrs = {"metric": exp.metric, "mode": exp.mode,
+        attrs = {"metric": exp.search_metric, "mode": exp.search_mode,
                  "trainable": describe_trainable(exp.trainable),
                  "searcher": exp.searcher, "scheduler": exp.scheduler}
-        return cls(exp.path, study_name=exp.name, metric=exp.metric, mode=exp.mode,
+        return cls(exp.path, study_name=exp.name, metric=exp.search_metric,
+                   mode=exp.search_mode,
                    space=exp.space, max_epochs=exp.budget.max,
                    rungs=exp.budget.rung_resources(), attrs=attrs, **kwargs)
 
@@ -124,7 +126,8 @@ class MirrorCallback(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self._active.add(trial.trial_id)
         epoch = int(result.get(TRAINING_ITERATION, 0) or 0)
-        self._safe(lambda m: m.result(trial.trial_id, epoch, result.get(self.metric),
+        first = self.metric if isinstance(self.metric, str) else self.metric[0]
+        self._safe(lambda m: m.result(trial.trial_id, epoch, result.get(first),
                                       str(result.get("hostname", ""))), trial)
         self._flush()
 
@@ -133,7 +136,8 @@ class MirrorCallback(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         status, epochs = self._status(trial)
-        self._safe(lambda m: m.ended(trial.trial_id, status, epochs), trial)
+        self._safe(lambda m: m.ended(trial.trial_id, status, epochs, trial.last_result),
+                   trial)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         error = str((trial.last_result or {}).get("error") or "") or error_text(trial)
@@ -160,7 +164,7 @@ class MirrorCallback(tune.Callback):
             ended_unseen = trial.trial_id in running and trial.trial_id not in self._active
             if trial.status in _ENDED and ended_unseen:
                 status, epochs = self._status(trial)
-                mirror.ended(trial.trial_id, status, epochs)
+                mirror.ended(trial.trial_id, status, epochs, trial.last_result)
         for ray_id in mirror.running:
             if ray_id not in known:
                 mirror.ended(ray_id, "errored: not in Ray's experiment state after --resume")

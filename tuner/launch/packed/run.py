@@ -92,7 +92,8 @@ def _results(exp: Any, executor: Any, times: tuple[float, float, float],
     # no Ray callbacks here: the trials are replayed into MLflow / W&B from their result.json
     record_outcome(exp, done.records, done.best, done.test, interrupted=interrupted, write=write)
     if not quiet:
-        write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png) in "
+        write(f"results: {exp.path} (trials.csv, best.json, report.md, curves.png"
+              + (", pareto.png" if exp.several else "") + ") in "
               f"{wall:.1f} s (Ray start {t1 - t0:.2f} s, tuning {t2 - t1:.2f} s)")
     return RunOutcome(path=exp.path, records=done.records, best=done.best, test=done.test,
                       wall_seconds=wall, interrupted=interrupted, test_note=done.test_note)
@@ -112,8 +113,9 @@ def _executor(exp: Any, cluster: dict, write) -> Any:
         options["params"] = pbt_params(exp, cls)
     workers = slots(exp, cluster)
     members = members_per_pack(exp.packing, exp.num_samples, workers)
-    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget, metric=exp.metric,
-                        mode=exp.mode, seed=exp.seed, slots=workers * members,
+    wired = wiring.wire(exp.searcher, exp.scheduler, exp.space, exp.budget,
+                        metric=exp.search_metric,
+                        mode=exp.search_mode, seed=exp.seed, slots=workers * members,
                         num_samples=exp.num_samples, points_to_evaluate=exp.points_to_evaluate,
                         searcher_options=exp.searcher_options, scheduler_options=options)
     plan = PackPlan(

@@ -154,4 +154,5 @@ def trial_record(trial: Any, max_epochs: int, interrupted: bool = False) -> Any:
         trial_id=trial.trial_id, config=dict(trial.config),
         status=status, epochs=trial.epochs,
         history=list(trial.history), error=trial.error, node=trial.node,
-        retries=trial.retries, checkpoint=trial.checkpoint, order=trial.order)
+        retries=trial.retries, checkpoint=trial.checkpoint, order=trial.order,
+        values=res.numbers(getattr(trial, "last_result", None)))
