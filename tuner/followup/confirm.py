@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.errors import ConfigError
@@ -41,13 +41,17 @@ class ConfigScore:
     original: float
     val: list[float]
     test: list[float]
+    others: dict[str, list[float]] = field(default_factory=dict)  # other objectives (fresh)
 
     @staticmethod
     def _ms(xs: list[float]) -> str:
         if not xs:
             return "–"
         sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-        return f"{statistics.fmean(xs):.4f} ± {sd:.4f} (n={len(xs)})"
+        mean = statistics.fmean(xs)
+        if abs(mean) >= 1000:  # a count (parameters) or a long time: digits, not decimals
+            return f"{mean:.6g} ± {sd:.3g} (n={len(xs)})"
+        return f"{mean:.4f} ± {sd:.4f} (n={len(xs)})"
 
 
 def top_configs(table, metric: str, mode: str, k: int) -> list[tuple[str, dict, float]]:
@@ -72,6 +76,17 @@ def top_configs(table, metric: str, mode: str, k: int) -> list[tuple[str, dict, 
     return out
 
 
+def front_configs(table, k: int | None) -> list[tuple[str, dict, float]]:
+    """(trial id, searched config, first objective) of each Pareto member ``best.json``
+    lists (several objectives), in its order; ``k`` caps how many."""
+    front = table.best.get("pareto") or []
+    if not front:
+        raise ConfigError(f"{table.path}: best.json lists no Pareto front to confirm")
+    first = next(iter(table.best.get("objectives") or {}), table.best.get("metric"))
+    return [(m["trial_id"], dict(m["params"]), float(m["objectives"][first]))
+            for m in front[:k]]
+
+
 def confirm_experiment(raw: dict[str, Any], configs: list[dict], seeds: list[int],
                        name: str) -> dict[str, Any]:
     """The raw experiment that retrains ``configs`` × ``seeds`` at full budget (FIFO)."""
@@ -94,16 +109,21 @@ def confirm_experiment(raw: dict[str, Any], configs: list[dict], seeds: list[int
 
 
 def summarise(top: list[tuple[str, dict, float]], records: list[TrialRecord],
-              test: dict[str, dict[str, float]]) -> list[ConfigScore]:
-    """Group the retrains by config (a record's config minus its seed)."""
-    scores = [ConfigScore(i + 1, tid, cfg, value, [], []) for i, (tid, cfg, value)
-              in enumerate(top)]
+              test: dict[str, dict[str, float]], others: tuple[str, ...] = ()
+              ) -> list[ConfigScore]:
+    """Group the retrains by config (a record's config minus its seed); ``others``: the
+    other objectives of a multi-objective run, collected per config too."""
+    scores = [ConfigScore(i + 1, tid, cfg, value, [], [], {n: [] for n in others})
+              for i, (tid, cfg, value) in enumerate(top)]
     for r in records:
         if r.status.startswith(ERRORED) or r.last is None:
             continue
         for s in scores:
             if all(_same(r.config.get(k), v) for k, v in s.config.items()):
                 s.val.append(r.last)
+                for n in others:
+                    if r.value(n) is not None:
+                        s.others[n].append(r.value(n))
                 acc = next((v for k, v in test.get(r.trial_id, {}).items() if "acc" in k), None)
                 if acc is not None:
                     s.test.append(acc)
@@ -120,17 +140,24 @@ def _same(a: Any, b: Any) -> bool:
     return a == b or repr(a) == repr(b)
 
 
-def confirm_markdown(name: str, metric: str, scores: list[ConfigScore], seeds: list[int]) -> str:
+def confirm_markdown(name: str, metric: str, scores: list[ConfigScore], seeds: list[int],
+                     front: bool = False) -> str:
+    others = list(scores[0].others) if scores else []
+    what = (f"The {len(scores)} Pareto members" if front else f"Top {len(scores)} configs")
     out = [f"# Confirm `{name}`", "",
-           f"Top {len(scores)} configs retrained at full budget with fresh seeds {seeds} "
+           f"{what} retrained at full budget with fresh seeds {seeds} "
            "(a seed re-draws split, initialisation and data order); mean ± standard deviation.",
-           "", f"| rank | trial | first run {metric} | validation (fresh seeds) | "
-               "test accuracy (fresh seeds) | config |", "|---|---|---|---|---|---|"]
+           "", f"| {'member' if front else 'rank'} | trial | first run {metric} | validation "
+               "(fresh seeds) | " + "".join(f"{n} (fresh seeds) | " for n in others)
+               + "test accuracy (fresh seeds) | config |", "|---" * (6 + len(others)) + "|"]
     for s in scores:
         cfg = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in s.config.items())
         out.append(f"| {s.rank} | {s.trial_id} | {s.original:.4f} | {s._ms(s.val)} | "
-                   f"{s._ms(s.test)} | {cfg} |")
+                   + "".join(f"{s._ms(s.others[n])} | " for n in others)
+                   + f"{s._ms(s.test)} | {cfg} |")
+    if front:
+        return "\n".join(out) + "\n"
     best = max((s for s in scores if s.val), key=lambda s: statistics.fmean(s.val),
                default=None)
     if best is not None:
@@ -156,7 +183,8 @@ def _test_scores(exp, records: list[TrialRecord]) -> dict[str, dict[str, float]]
     return out
 
 
-def run_confirm(run_dir: str, *, top: int = 3, seeds: int = 3, name: str | None = None,
+def run_confirm(run_dir: str, *, top: int | None = None, seeds: int = 3,
+                name: str | None = None,
                 experiment_file: str | None = None, address: str | None = None,
                 quiet: bool = False, write=print) -> list[ConfigScore]:
     """Retrain on Ray (``tuner.launch.runner.run``, as ``tuner.run`` does), score, and write
@@ -169,11 +197,12 @@ def run_confirm(run_dir: str, *, top: int = 3, seeds: int = 3, name: str | None 
     from tuner.launch.runner import run
     from tuner.record.results import write_atomic
 
-    if top < 1 or seeds < 1:
+    if (top is not None and top < 1) or seeds < 1:
         raise ConfigError(f"confirm: --top and --seeds must be >= 1, got {top}, {seeds}")
     table = load_run(run_dir, experiment_file)
     first = parse_experiment(dict(table.experiment), base_dir=table.path)
-    best = top_configs(table, first.metric, first.mode, top)
+    best = front_configs(table, top) if first.several else \
+        top_configs(table, first.metric, first.mode, top or 3)
     fresh = [first.seed + 1 + j for j in range(seeds)]
     raw = confirm_experiment(table.experiment, [c for _, c, _ in best], fresh,
                              name or f"{first.name}-confirm")
@@ -185,8 +214,9 @@ def run_confirm(run_dir: str, *, top: int = 3, seeds: int = 3, name: str | None 
                   quiet=quiet, argv=["tuner.run", repr(raw)[:200]])
     results = load(outcome.path)
     exp = parse_experiment(raw, base_dir=table.path)
-    scores = summarise(best, results.records, _test_scores(exp, results.records))
-    md = confirm_markdown(exp.name, exp.metric, scores, fresh)
+    others = tuple(exp.objectives.names[1:]) if exp.several else ()
+    scores = summarise(best, results.records, _test_scores(exp, results.records), others)
+    md = confirm_markdown(exp.name, exp.metric, scores, fresh, front=exp.several)
     write_atomic(f"{results.path}/confirm.md", md)
     write_atomic(f"{results.path}/confirm.json", json.dumps(
         [s.__dict__ for s in scores], indent=2, default=str) + "\n")
@@ -203,9 +233,12 @@ def add_parser(sub) -> None:
         "confirm", help="retrain a run's top configs with fresh seeds (mean ± spread)",
         description="Retrain the top configs of RUN_DIR with fresh seeds at full budget, in "
                     "parallel on Ray, and report mean ± spread on validation and test per "
-                    "config (written to <storage>/<name>-confirm/confirm.md).")
+                    "config (written to <storage>/<name>-confirm/confirm.md). A run with "
+                    "several objectives retrains its Pareto front.")
     p.add_argument("run", help="the finished run's folder, e.g. results/digits_mlp")
-    p.add_argument("--top", type=int, default=3, help="configs to retrain (default 3)")
+    p.add_argument("--top", type=int, default=None,
+                   help="configs to retrain (default 3; with several objectives every "
+                        "Pareto member)")
     p.add_argument("--seeds", type=int, default=3, help="fresh seeds per config (default 3)")
     p.add_argument("--name", help="name of the confirm run (default NAME-confirm)")
     p.add_argument("--experiment", help="the run's experiment file, for runs without "

@@ -32,7 +32,8 @@ from search_spaces import Categorical, Fixed, Float, Int, SearchSpace
 from tuner.errors import ConfigError
 from tuner.followup.run_folder import RunTable, load_run
 
-__all__ = ["Refinement", "RunTable", "load_run", "refine_rows", "refine_run", "refine_space",
+__all__ = ["Refinement", "RunTable", "front_rung_rows", "load_run", "refine_rows", "refine_run",
+           "refine_space",
            "rung_rows", "warm_points", "write_refined"]
 
 MIN_ROWS = 8
@@ -219,6 +220,41 @@ def rung_rows(table: RunTable, ladder, metric: str,
                       f"need ≥ {min_rows})")
 
 
+def front_rung_rows(table: RunTable, exp: Any,
+                    min_rows: int = MIN_ROWS) -> tuple[int, list[tuple[dict, float]]]:
+    """Several objectives: ``(epochs, rows)`` at the highest rung where ``min_rows`` trials
+    reported every objective, each row's value minus its MO-ASHA place there
+    (``tuner.pareto.priority``: the front first, spread out along it, then the next front),
+    so "the top fraction" is the front and what lies nearest it. Read at the rung's epoch
+    from per-epoch records, else from trials.csv's last values of trials that reached it."""
+    from tuner.pareto import priority
+
+    names = exp.objectives.names
+    for rung in reversed(exp.budget.rungs()):
+        if table.records:
+            pts = [(r.config, [r.value_at(n, rung.resource, exp.metric) for n in names])
+                   for r in table.records if not r.status.startswith("errored")]
+        else:
+            pts = [(r["config"], [_float(r["row"].get(f"last_{n}")) for n in names])
+                   for r in table.rows if r["epochs"] >= rung.resource
+                   and not r["status"].startswith("errored")]
+        pts = [(c, exp.objectives.losses(dict(zip(names, v)))) for c, v in pts
+               if all(x is not None for x in v)]
+        if len(pts) >= min_rows:
+            places = priority([loss for _, loss in pts])
+            return rung.resource, [(c, -float(p)) for (c, _), p in zip(pts, places)]
+    raise ConfigError(f"{table.path}: too few trials reported every objective to refine "
+                      f"(need ≥ {min_rows} at one rung)")
+
+
+def _float(cell: Any) -> float | None:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def refine_rows(space: SearchSpace, rows: list[tuple[dict, float]], mode: str, *,
                 top: float = 0.2, margin: float = 0.25, fix_below: float = 0.05,
                 min_fix_rows: int = 20, keep: dict | None = None) -> Refinement:
@@ -244,12 +280,16 @@ def refine_run(table: RunTable, *, top: float = 0.2, margin: float = 0.25,
     from tuner.experiment.config import parse_experiment
 
     exp = parse_experiment(dict(table.experiment), base_dir=table.path)
-    epochs, rows = rung_rows(table, exp.budget, exp.metric)
+    epochs, rows = front_rung_rows(table, exp) if exp.several else \
+        rung_rows(table, exp.budget, exp.metric)
+    mode = "max" if exp.several else exp.mode
     # the winner at full budget stays in the space and leads the warm start, even when
     # the rung read here is a cheaper one where it was not yet among the top
-    ref = refine_rows(exp.space, rows, exp.mode, top=top, margin=margin, fix_below=fix_below,
+    ref = refine_rows(exp.space, rows, mode, top=top, margin=margin, fix_below=fix_below,
                       min_fix_rows=min_fix_rows, keep=table.best.get("config") or None)
-    ref.notes[0] = f"{len(rows)} trials at the {epochs}-epoch rung; " + ref.notes[0]
+    ref.notes[0] = (f"{len(rows)} trials at the {epochs}-epoch rung"
+                    + (", ranked by Pareto front (MO-ASHA's order)" if exp.several else "")
+                    + "; " + ref.notes[0])
     from search_spaces import space_to_dict
 
     nxt = dict(table.experiment)

@@ -155,7 +155,8 @@ def load(path: str | os.PathLike) -> Results:
                           "(or one from before manifests)")
     manifest = mf.read_manifest(file)
     exp = manifest["experiment"]
-    meta = RunMeta(first(exp["metric"]), first(exp["mode"]), int(exp["budget"]["max"]))
+    others = () if isinstance(exp["metric"], str) else tuple(exp["metric"][1:])
+    meta = RunMeta(first(exp["metric"]), first(exp["mode"]), int(exp["budget"]["max"]), others)
     interrupted = not manifest.get("finished")  # set when every trial of the run ended
     records = packed_records(path, meta.max_epochs, interrupted)  # a packed run: its state
     if records is None:

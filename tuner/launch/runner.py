@@ -340,8 +340,9 @@ def _finish(exp: Experiment, tuner: Any, interrupted: bool, t0: float,
     from tuner.record.ray_messages import RayMessages
 
     with RayMessages(write):  # reading the state warns about trials that never reported
-        records = collect_records(exp.path, RunMeta(exp.metric, exp.mode, exp.budget.max),
-                                  interrupted=interrupted)
+        others = tuple(exp.objectives.names[1:]) if exp.several else ()
+        records = collect_records(exp.path, RunMeta(exp.metric, exp.mode, exp.budget.max,
+                                                     others), interrupted=interrupted)
     done = finish(exp, records, interrupted=interrupted, wall=time.time() - t0, write=write,
                   quiet=quiet)
     append_to_report(exp.path, lineage_lines(tuner))  # PBT/PB2: who copied whom

@@ -40,6 +40,7 @@ class RunMeta:
     metric: str
     mode: str
     max_epochs: int
+    others: tuple[str, ...] = ()  # the other objectives, read per epoch too
 
 
 def collect_records(path: str, meta: RunMeta, interrupted: bool = False
@@ -62,7 +63,9 @@ def collect_records(path: str, meta: RunMeta, interrupted: bool = False
 def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
             ) -> res.TrialRecord:
     last = dict(trial.last_result or {})
-    history, epochs = _history(trial, fs, meta.metric)
+    rows = _result_rows(trial, fs)
+    history, epochs = _history(rows, meta.metric)
+    histories = {n: _history(rows, n)[0] for n in meta.others}
     if not history and isinstance(last.get(meta.metric), (int, float)):
         history = [float(last[meta.metric])]
     epochs = max(epochs, int(last.get("training_iteration", 0) or 0))
@@ -83,7 +86,7 @@ def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
         history=history, error=error, node=str(last.get("hostname", "")),
         retries=failures - (1 if trial.status == "ERROR" else 0),
         checkpoint=checkpoint.path if checkpoint is not None else None, order=order,
-        log=_log_path(trial), values=res.numbers(last))
+        log=_log_path(trial), values=res.numbers(last), histories=histories)
 
 
 def curve_rows(path: str) -> list[tuple[str, int, str, float]]:
@@ -106,9 +109,8 @@ def curve_rows(path: str) -> list[tuple[str, int, str, float]]:
     return out
 
 
-def _history(trial: Any, fs: Any, metric: str) -> tuple[list[float], int]:
-    """The metric per reported epoch from the trial's ``result.json`` (and how many)."""
-    rows = _result_rows(trial, fs)
+def _history(rows: list[dict], metric: str) -> tuple[list[float], int]:
+    """The metric per reported epoch from the trial's ``result.json`` rows (and how many)."""
     values = [float(r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
     epochs = max((int(r.get("training_iteration", 0) or 0) for r in rows), default=0)
     return values, epochs

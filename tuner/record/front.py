@@ -116,6 +116,10 @@ def plot_front(records: list[TrialRecord], members: list[TrialRecord],
     if members:
         pts = sorted((r.value(x_name), r.value(y_name)) for r in members)
         ax.plot(*zip(*pts), color="tab:red", lw=1.5, marker="o", ms=6, label="Pareto front")
+    for axis, name in ((ax.set_xscale, x_name), (ax.set_yscale, y_name)):
+        seen = [r.value(name) for r in pool + early]
+        if seen and min(seen) > 0 and max(seen) > 100 * min(seen):
+            axis("log")  # sizes and latencies span decades
     ax.set_xlabel(f"{x_name} ({objectives.modes[0]})")
     ax.set_ylabel(f"{y_name} ({objectives.modes[1]})")
     if len(objectives.names) > 2:

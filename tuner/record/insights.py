@@ -42,21 +42,25 @@ class RungSample:
     counts: dict[int, int]  # rung index -> trials with a finite value there
 
 
-def _value_at(record: TrialRecord, epoch: int) -> float | None:
-    if record.status.startswith(ERRORED) or len(record.history) < epoch:
+def _value_at(record: TrialRecord, epoch: int, name: str | None = None) -> float | None:
+    if record.status.startswith(ERRORED):
+        return None
+    if name is not None:  # another objective than the one ``history`` holds
+        return record.value_at(name, epoch)
+    if len(record.history) < epoch:
         return None
     v = record.history[epoch - 1]
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
 def rung_sample(records: list[TrialRecord], ladder: BudgetLadder,
-                min_trials: int = MIN_TRIALS) -> RungSample:
+                min_trials: int = MIN_TRIALS, name: str | None = None) -> RungSample:
     """The highest rung with at least ``min_trials`` finite values (else the best-populated
-    one, which the caller reports as too few)."""
+    one, which the caller reports as too few); ``name``: another objective's values."""
     per_rung: list[tuple[int, int, list]] = []
     for i, rung in enumerate(ladder.rungs()):
         pts = [(r.config, v) for r in records
-               if (v := _value_at(r, rung.resource)) is not None]
+               if (v := _value_at(r, rung.resource, name)) is not None]
         per_rung.append((i, rung.resource, pts))
     counts = {i: len(p) for i, _, p in per_rung}
     enough = [x for x in per_rung if len(x[2]) >= min_trials]
@@ -258,4 +262,28 @@ def report_extras(exp, records: list[TrialRecord], best: TrialRecord | None,
                                        exp.path))
     except Exception as exc:
         parts.append(f"importance unavailable: {type(exc).__name__}: {exc}\n")
+    if getattr(exp, "several", False):
+        parts.append(objective_importance(records, exp.space, exp.objectives, exp.budget))
     return "\n" + "\n".join(parts)
+
+
+def objective_importance(records: list[TrialRecord], space: SearchSpace, objectives: Any,
+                         ladder: BudgetLadder, *, min_trials: int = MIN_TRIALS) -> str:
+    """Parameter importance per objective (several objectives): for each one after the
+    first (the section above is the first's), PED-ANOVA over the trials that reached the
+    highest rung with enough values, each read at that rung's epoch. Importance answers
+    "which parameter moves this objective": model size is decided by width, not learning
+    rate, and the table says so."""
+    out = ["## Parameter importance per objective", ""]
+    for name, mode in zip(objectives.names[1:], objectives.modes[1:]):
+        sample = rung_sample(records, ladder, min_trials, name=name)
+        if len(sample.points) < min_trials:
+            out += [f"{name} ({mode}): not enough trials ({len(sample.points)}; need ≥ "
+                    f"{min_trials}).", ""]
+            continue
+        shares = importances(to_study(sample.points, space, mode))
+        out += [f"{name} ({mode}), {len(sample.points)} trials at rung {sample.rung} "
+                f"({sample.epoch} epochs):", "", "| parameter | importance | |", "|---|---|---|"]
+        out += [f"| {p} | {s:.2f} | {'█' * round(20 * s)} |" for p, s in shares.items()]
+        out.append("")
+    return "\n".join(out) + "\n"

@@ -42,11 +42,23 @@ class TrialRecord:
     order: int = 0  # creation order (Ray's trial ids are random): trials.csv order, tie-breaks
     log: str | None = None  # the trial's stdout/stderr file, when it wrote one
     values: dict[str, float] = field(default_factory=dict)  # numbers of its last result
+    histories: dict[str, list] = field(default_factory=dict)  # other objectives per epoch
 
     def value(self, name: str) -> float | None:
         """``name`` in the trial's last result, when it is a finite number."""
         v = self.values.get(name)
         return v if _finite(v) else None
+
+    def value_at(self, name: str, epoch: int, metric: str | None = None) -> float | None:
+        """``name`` as reported at ``epoch`` (``history`` holds ``metric``'s values,
+        ``histories`` the other objectives'); the last value stands in when the trial
+        ended at that epoch and no per-epoch record exists (a packed run keeps none)."""
+        series = self.history if name == metric else self.histories.get(name)
+        if series is not None and len(series) >= epoch:
+            v = series[epoch - 1]
+        else:
+            v = self.values.get(name) if self.epochs == epoch else None
+        return float(v) if _finite(v) else None
 
     def best(self, mode: str) -> tuple[float | None, int | None]:
         """Best finite metric and its epoch (1-based)."""
