@@ -46,7 +46,8 @@ METHODS: dict[str, tuple[str, str, str]] = {
     "asha-optuna-tpe": ("optuna-tpe", "asha",
                         "Optuna's TPE (MOTPE for several objectives) on finished trials + ASHA "
                         "(MO-ASHA)"),
-    "asha": ("random", "asha", "random search + asynchronous successive halving"),
+    "asha": ("random", "asha", "random search + asynchronous successive halving (MO-ASHA "
+                               "with several objectives)"),
     "hyperband": ("random", "hyperband", "random search + synchronous HyperBand (paper brackets)"),
     "bohb": ("mf-optuna-tpe", "hyperband", "BOHB: Optuna TPE per rung + synchronous HyperBand"),
     "asha-mf-optuna-tpe": ("mf-optuna-tpe", "asha",

@@ -53,12 +53,14 @@ __all__ = [
 
 SCHEDULERS: dict[str, str] = {
     "fifo": "run every trial to the ladder's max (no early stopping)",
-    "asha": "asynchronous successive halving, stopping variant, brackets by stable hash",
+    "asha": "asynchronous successive halving, stopping variant, brackets by stable hash; "
+            "MO-ASHA with several objectives",
     "asha-checked": "ASHA that stops only on rungs ranking like the top rung (Kendall tau, "
                     "measured online); none does → full fidelity",
     "asha-promotion": "ASHA, promotion variant: pauses every trial at each rung, resumes the "
                       "best of a rung's top 1/eta when a worker is free (needs checkpoints)",
-    "hyperband": "synchronous HyperBand with the paper's brackets; pauses (needs checkpoints)",
+    "hyperband": "synchronous HyperBand with the paper's brackets; pauses (needs checkpoints); "
+                 "MO-ASHA's ranking with several objectives",
     "median": "median stopping rule on epochs, grace = ladder min",
     "pbt": "population based training, mutations from the space (needs checkpoints)",
     "pb2": "population based bandits: PBT with GP-UCB explore (needs checkpoints)",
