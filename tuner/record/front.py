@@ -10,12 +10,11 @@ the first objective (best first), ties by creation order.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from tuner.pareto import Objectives, pareto_mask
-from tuner.record.results import ERRORED, TrialRecord
+from tuner.record.results import ERRORED, TrialRecord, figure_png
 
 __all__ = ["front_json", "front_markdown", "front_rows", "pareto_members", "plot_front"]
 
@@ -126,8 +125,4 @@ def plot_front(records: list[TrialRecord], members: list[TrialRecord],
         ax.set_title(f"first two of {len(objectives.names)} objectives", fontsize=9)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tuner.budget import BudgetLadder
 
-__all__ = ["TrialRecord", "error_text", "numbers", "write_atomic", "pick_best", "trials_csv", "report_markdown",
+__all__ = ["TrialRecord", "error_text", "figure_png", "numbers", "write_atomic", "pick_best", "trials_csv", "report_markdown",
            "plot_curves", "summary_table", "rung_counts", "status_of"]
 
 COMPLETED, STOPPED, ERRORED = "completed", "stopped early", "errored"
@@ -359,6 +359,13 @@ def plot_curves(records: list[TrialRecord], metric: str, best: TrialRecord | Non
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
+    return figure_png(fig)
+
+
+def figure_png(fig: Any) -> bytes:
+    """A finished matplotlib figure as PNG bytes (grid, tight layout), closed after."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
