@@ -154,6 +154,22 @@ def write_atomic(path: str, data: bytes | str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    # A writer killed between mkstemp and the rename leaves its `.tmp-XXXXXXXX` behind. No
+    # reader opens one (readers name their files; globs skip dot-files); the next write into
+    # the folder removes those over ten minutes old, which no live write owns (its file is
+    # seconds old). Ages are read against the file just written: one clock, the storage's.
+    try:
+        cutoff = os.stat(path).st_mtime - 600
+        with os.scandir(directory) as entries:
+            stale = [e.path for e in entries if len(e.name) == 13 and e.name.startswith(".tmp-")
+                     and e.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:
+        return
+    for leftover in stale:
+        try:
+            os.unlink(leftover)
+        except OSError:
+            pass
 
 
 def trials_table(records: list[TrialRecord], param_names: list[str], metric: str,

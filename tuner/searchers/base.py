@@ -55,6 +55,7 @@ class SpaceSearcher(Searcher):
     ``multi_objective = True``: its losses are then tuples (``tuner.pareto.Objectives``)."""
 
     multi_objective = False  # learns from several objectives (random and grid learn nothing)
+    objectives: Objectives | None = None  # a searcher pickled before issue 23 has none
 
     def __init__(
         self,

@@ -11,7 +11,8 @@ Storage: Optuna's journal file (``optuna.storages.JournalStorage`` over ``Journa
 ``<experiment>/optuna.journal``) rather than SQLite. It is one append-only file of JSON lines:
 no database server or schema, nothing to migrate between Optuna versions, a reader (the dashboard)
 never blocks the writer, a half-written last line is skipped by readers
-(``JournalFileBackend.read_logs``), and ``optuna-dashboard PATH`` opens it as a plain path. Its
+(``JournalFileBackend.read_logs``; ``WriteBehindBackend`` cuts it before it appends again, see
+``_mend``), and ``optuna-dashboard PATH`` opens it as a plain path. Its
 weakness — every writer replays the whole file — does not matter with one writer (the driver).
 
 Batching: ``JournalFileBackend.append_logs`` takes a lock and ``fsync``s, and ``JournalStorage``
@@ -40,7 +41,8 @@ import optuna
 from optuna.distributions import (BaseDistribution, CategoricalDistribution,
                                   FloatDistribution, IntDistribution)
 from optuna.storages import JournalStorage
-from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+from optuna.storages.journal import (BaseJournalBackend, JournalFileBackend,
+                                      JournalFileSymlinkLock)
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
@@ -124,9 +126,13 @@ class WriteBehindBackend(BaseJournalBackend):
     """
 
     def __init__(self, path: str):
-        self._file = JournalFileBackend(path)
+        self._path = path
+        self._lock = JournalFileSymlinkLock(path)  # JournalFileBackend's own default
+        self._file = JournalFileBackend(path, lock_obj=self._lock)
         self._pending: list[dict[str, Any]] = []
         self._base: int | None = None  # log number of pending[0]; None until the file is read
+        _break_stale_lock(path)
+        self._mend()
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         if self._base is None:
@@ -146,9 +152,74 @@ class WriteBehindBackend(BaseJournalBackend):
     def flush(self) -> None:
         """One locked append and one ``fsync`` for everything since the last flush."""
         if self._pending:
+            self._mend()
             self._file.append_logs(self._pending)
             self._base = (self._base or 0) + len(self._pending)
             self._pending = []
+
+    def _mend(self) -> None:
+        """Cut a last line a writer killed mid-append left without its newline.
+
+        Optuna's reader skips such a line only while it is the last one; an append would glue
+        its first line to it, and the file would stop loading (``read_logs`` raises on a bad
+        line followed by others). The cut is taken under the journal's lock, after a check
+        without it (a reader of one byte) that almost always finds the file whole."""
+        if not _torn(self._path):
+            return
+        self._lock.acquire()
+        try:
+            _cut_torn_line(self._path)
+        finally:
+            self._lock.release()
+
+
+def _break_stale_lock(path: str) -> None:
+    """Remove the journal's lock a killed driver left behind.
+
+    Only the driver writes the journal, and it holds the run's own lock
+    (``tuner.launch.lock``) while it does; readers (the dashboard, ``optuna.load_study``) take
+    no lock. So a journal lock present when the mirror opens was left by a driver killed in
+    the middle of a flush — Optuna would wait out its 30 s grace period for it inside Ray's
+    driver loop before breaking it."""
+    try:
+        os.unlink(path + ".lock")  # optuna.storages.journal._file.LOCK_FILE_SUFFIX
+    except FileNotFoundError:
+        pass
+
+
+def _torn(path: str) -> bool:
+    """Whether the file at ``path`` ends part-way through a line."""
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end == 0:
+                return False
+            f.seek(end - 1)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
+def _cut_torn_line(path: str) -> None:
+    """Truncate ``path`` after its last newline (to nothing when it holds none)."""
+    with open(path, "rb+") as f:
+        end = keep = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            return  # whole again (a writer finished it while we waited for the lock)
+        while keep > 0:
+            start = max(0, keep - (1 << 16))
+            f.seek(start)
+            newline = f.read(keep - start).rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 @contextmanager
