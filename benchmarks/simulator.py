@@ -12,6 +12,11 @@ only through ``on_trial_complete``; a trial's result at its last level meets its
 as ``on_trial_complete(trial_id)`` without a result; a resumed trial continues from its
 checkpoint (the next level).
 
+Several objectives: a benchmark whose ``metric`` and ``mode`` are lists (one per objective,
+as ``tuner launch`` takes them) answers ``metric_and_time`` with one row of values per result;
+each result then carries every objective under its name (``SimTask.report``) and
+``Trajectory.value`` holds the rows as tuples (``benchmarks/mo_compare.py``).
+
 Deterministic: no wall clock, no global RNG; ties in time break by submission order.
 """
 
@@ -81,6 +86,13 @@ class SimTask:
             return float(level)
         return max(self.bench.fidelity_min, level / self.ladder.max)
 
+    def report(self, value: Any) -> dict:
+        """A result's objective as Ray gets it: ``{metric: value}``, or with several
+        objectives (``metric`` a list) one key per objective from the row ``value``."""
+        if isinstance(self.metric, str):
+            return {self.metric: value}
+        return dict(zip(self.metric, value))
+
     def cost(self, level: int, previous: int) -> float:
         """Budget units: epochs trained (resumed), or the data fraction of one fresh fit."""
         if self.bench.multi_epoch:
@@ -112,7 +124,8 @@ class _Curve:
             vals, secs = task.bench.metric_and_time([self.config] * len(todo),
                                                     [task.fidelity(lv) for lv in todo])
             for lv, v, s in zip(todo, vals, secs):
-                self.values[lv], self.times[lv] = float(v), float(s)
+                self.values[lv] = float(v) if np.ndim(v) == 0 else tuple(map(float, v))
+                self.times[lv] = float(s)
         value, seconds = self.values[level], self.times[level]
         if self.task.bench.multi_epoch and level > 1:  # lcbench time is cumulative
             seconds = max(0.0, seconds - self.times[level - 1])
@@ -166,7 +179,7 @@ class Trajectory:
     budget: float
     spent: list[float] = field(default_factory=list)
     clock: list[float] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)  # a tuple per result: several objectives
     level: list[int] = field(default_factory=list)
     trial: list[int] = field(default_factory=list)
     num_trials: int = 0
@@ -304,7 +317,7 @@ class _Run:
         self.spent += self.task.cost(level, trial.level)
         trial.time_total_s += seconds
         trial.level = level
-        result = {self.task.metric: value, "training_iteration": level, "epoch": level,
+        result = {**self.task.report(value), "training_iteration": level, "epoch": level,
                   "time_total_s": trial.time_total_s, "time_this_iter_s": seconds,
                   "trial_id": trial.trial_id, "done": False}
         trial.last_result = result
