@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Objectives", "dominates", "fronts", "hypervolume", "pareto_mask", "priority"]
+__all__ = ["Objectives", "RungFronts", "dominates", "fronts", "hypervolume", "pareto_mask",
+           "priority"]
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,72 @@ def priority(losses: Any) -> np.ndarray:
         order += [int(front[i]) for i in _epsnet(scaled[front])]
     rank = np.empty(len(x), dtype=int)
     rank[order] = np.arange(len(x))
-    for i in range(len(x)):  # equal points: the better-ranked one's number
-        same = np.all(x == x[i], axis=1)
-        rank[i] = rank[same].min()
-    return rank
+    return _share_ties(x, rank)
+
+
+def _share_ties(x: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Equal points all get the best (lowest) number any of them got."""
+    _, group = np.unique(x, axis=0, return_inverse=True)
+    best = np.full(group.max() + 1, np.iinfo(int).max)
+    np.minimum.at(best, group.ravel(), rank)
+    return best[group.ravel()]
+
+
+class RungFronts:
+    """The points of one rung with their front numbers, kept as points arrive, so a rung
+    decision costs a pass over the points instead of a non-dominated sort of all of them.
+
+    A point's front is one more than the highest front among the points that dominate it
+    (0 for none) — what peeling fronts gives. A new point can push points it dominates to
+    later fronts; that moves through the dominance graph until nothing changes.
+    ``place_of_last`` equals ``priority(points)[-1]`` (tested on random streams)."""
+
+    def __init__(self, points: Any = ()):
+        self.points = np.zeros((0, 0))
+        self.front = np.zeros(0, dtype=int)
+        for p in points:
+            self.add(p)
+
+    def add(self, point: Sequence[float]) -> None:
+        p = np.asarray(point, dtype=float)[None, :]
+        if len(self.points) == 0:
+            self.points, self.front = p, np.zeros(1, dtype=int)
+            return
+        above = _dominating(self.points, p[0])
+        start = int(self.front[above].max()) + 1 if above.any() else 0
+        self.points = np.vstack([self.points, p])
+        self.front = np.append(self.front, start)
+        todo = [len(self.points) - 1]
+        while todo:  # push the points it (and whatever moved) dominates below it
+            a = todo.pop()
+            below = _dominating(self.points[a][None, :], self.points, rows=True)
+            moved = np.flatnonzero(below & (self.front <= self.front[a]))
+            self.front[moved] = self.front[a] + 1
+            todo += moved.tolist()
+
+    def place_of_last(self) -> int:
+        """The last point's place in ``priority``'s order (ties share the better place)."""
+        x, own = self.points, self.front[-1]
+        before = int(np.sum(self.front < own))
+        members = np.flatnonzero(self.front == own)
+        if len(members) == 1:
+            return before
+        span = x.max(axis=0) - x.min(axis=0)
+        scaled = (x - x.min(axis=0)) / np.where(span > 0, span, 1.0)
+        order = [int(members[i]) for i in _epsnet(scaled[members])]
+        rank = np.empty(len(x), dtype=int)
+        rank[order] = before + np.arange(len(order))
+        same = np.all(x[members] == x[-1], axis=1)
+        return int(rank[members[same]].min())
+
+
+def _dominating(points: np.ndarray, q: np.ndarray, rows: bool = False) -> np.ndarray:
+    """``rows=False``: which of ``points`` dominate ``q``; ``rows=True``: which of the rows
+    of ``q`` the single point ``points[0]`` dominates."""
+    if rows:
+        a, b = points[0], q
+        return np.all(a <= b, axis=1) & np.any(a < b, axis=1)
+    return np.all(points <= q, axis=1) & np.any(points < q, axis=1)
 
 
 def hypervolume(losses: Any, reference: Sequence[float]) -> float:

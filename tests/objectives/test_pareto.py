@@ -69,3 +69,22 @@ def test_objectives_turn_results_into_losses():
         Objectives.of(["acc", "params"], ["max"])
     with pytest.raises(ValueError, match="named twice"):
         Objectives.of(["acc", "acc"], ["max", "max"])
+
+
+def test_fronts_kept_as_points_arrive_agree_with_a_full_sort():
+    """What MO-ASHA decides with (``RungFronts``, incremental) is ``priority``'s place of the
+    newest point, on random streams with and without ties, in two and three dimensions."""
+    from tuner.pareto import RungFronts
+
+    rng = np.random.default_rng(1)
+    for case in range(60):
+        dims, n = int(rng.integers(2, 4)), int(rng.integers(1, 30))
+        pts = rng.integers(0, 4, (n, dims)).astype(float) if case % 2 else rng.random((n, dims))
+        rung = RungFronts()
+        for i in range(n):
+            rung.add(pts[i])
+            assert rung.place_of_last() == priority(pts[:i + 1])[-1], (case, i)
+        peeled = np.empty(n, dtype=int)
+        for k, members in enumerate(fronts(pts)):
+            peeled[members] = k
+        assert (rung.front == peeled).all()

@@ -7,7 +7,9 @@ non-finite objective stops and is recorded nowhere.
 
 The rung decision, as Syne Tune's ``MOASHA`` (``syne_tune.optimizer.schedulers.asha.Bracket``
 with ``NonDominatedPriority``): the new result and every result recorded at the rung are
-ranked by :func:`tuner.pareto.priority` (non-dominated sorting, ε-net inside a front), and the
+ranked by :func:`tuner.pareto.priority` (non-dominated sorting, ε-net inside a front; kept
+per rung as points arrive by ``tuner.pareto.RungFronts``, so a decision costs a pass over the
+rung instead of a non-dominated sort of all of it), and the
 trial continues when its place ``p`` (0 = first; equal points share a place) is in the top
 ``1/η``. The bound is ``p < n/η`` over the ``n`` ranked points, the cut that Ray's stopping
 ASHA makes with one objective (top 1 of 2 or 3, 2 of 4, 3 of 9); Syne Tune's ``p/n ≤ 1/η``
@@ -22,11 +24,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
 from tuner.budget import BudgetLadder
-from tuner.pareto import Objectives, priority
+from tuner.pareto import Objectives, RungFronts
 from tuner.schedulers.asha import SeededASHA
 
 __all__ = ["ParetoASHA", "continues"]
@@ -37,9 +38,14 @@ def continues(recorded: Sequence[Sequence[float]], new: Sequence[float], eta: fl
     losses were seen before it (the MO-ASHA rule; see the module docstring)."""
     if not len(recorded):
         return True
-    points = np.vstack([np.asarray(recorded, float), np.asarray(new, float)[None, :]])
-    place = priority(points)[-1]
-    return bool(place < len(points) / eta)
+    rung = RungFronts(recorded)
+    rung.add(new)
+    return _keeps(rung, eta)
+
+
+def _keeps(rung: RungFronts, eta: float) -> bool:
+    """Whether the point added last to ``rung`` is in its top ``1/eta``."""
+    return bool(rung.place_of_last() < len(rung.points) / eta)
 
 
 class ParetoASHA(SeededASHA):
@@ -54,6 +60,14 @@ class ParetoASHA(SeededASHA):
         # per bracket, per milestone (highest first, as Ray keeps rungs): trial id -> losses
         self._vectors: list[list[tuple[int, dict[str, list[float]]]]] = [
             [(m, {}) for m, _ in b._rungs] for b in self._brackets]
+        self._fronts: dict[tuple[int, int], RungFronts] = {}  # (bracket, milestone), rebuilt
+
+    def _rung(self, bracket: int, milestone: int, recorded: dict) -> RungFronts:
+        """The rung's points with their fronts (built from ``recorded`` after a restore)."""
+        key = (bracket, milestone)
+        if key not in self._fronts:
+            self._fronts[key] = RungFronts(list(recorded.values()))
+        return self._fronts[key]
 
     def _decide(self, trial_id: str, level: int, losses: np.ndarray) -> str:
         """Record ``losses`` at the highest rung ``level`` reached and not yet judged."""
@@ -61,7 +75,9 @@ class ParetoASHA(SeededASHA):
         for milestone, recorded in self._vectors[bracket]:
             if level < milestone or trial_id in recorded:
                 continue
-            keep = continues(list(recorded.values()), losses, self._reduction_factor)
+            rung = self._rung(bracket, milestone, recorded)
+            rung.add(losses)
+            keep = len(recorded) == 0 or _keeps(rung, self._reduction_factor)
             recorded[trial_id] = [float(v) for v in losses]
             return TrialScheduler.CONTINUE if keep else TrialScheduler.STOP
         return TrialScheduler.CONTINUE
@@ -106,3 +122,4 @@ class ParetoASHA(SeededASHA):
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self._vectors = [[(int(m), dict(rec)) for m, rec in b] for b in state["vectors"]]
+        self._fronts = {}
