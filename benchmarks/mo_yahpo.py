@@ -39,6 +39,7 @@ OBJECTIVES: dict[str, tuple[tuple[str, str], ...]] = {
     "rbv2_xgboost": (("acc", "max"), ("timetrain", "min"), ("timepredict", "min")),
     "rbv2_rpart": (("acc", "max"), ("memory", "min")),
     "iaml_glmnet": (("mmce", "min"), ("nf", "min")),
+    "real": (("val_accuracy", "max"), ("params", "min")),  # recorded tables (MOTable)
 }
 
 DEV = yahpo.DEV_INSTANCES
@@ -88,9 +89,24 @@ class MOBenchmark:
                 np.maximum(out[:, self._time_column], 0.0))
 
 
-def load(name: str) -> MOBenchmark:
-    """``load("rbv2_rpart/14")``: the instance with its scenario's objectives."""
+def load(name: str) -> MOBenchmark | MOTable:
+    """``load("rbv2_rpart/14")``: the instance with its scenario's objectives;
+    ``load("real/digits-mlp")``: a recorded table with accuracy and parameter count."""
+    if name.startswith("real/"):
+        from benchmarks.recorded import table
+
+        return _table(name, table.load(name))
     return MOBenchmark(yahpo.load(name))
+
+
+_TABLES: dict[str, MOTable] = {}
+
+
+def _table(name: str, bench: Any) -> MOTable:
+    """One ``MOTable`` per table and process (the harness loads an instance per run)."""
+    if name not in _TABLES:
+        _TABLES[name] = MOTable(bench)
+    return _TABLES[name]
 
 
 def instance_names(spec: str) -> list[str]:
@@ -104,3 +120,49 @@ def instance_names(spec: str) -> list[str]:
         raise KeyError(f"{unknown[0]}: no objectives for its scenario; one of "
                        f"{', '.join(OBJECTIVES)}")
     return list(dict.fromkeys(out))
+
+
+class MOTable:
+    """A recorded table of real training (``benchmarks.recorded``) with a second objective:
+    the model's parameter count (min) beside the table's validation metric — the trade-off
+    users make between accuracy and model size, on epochs that were really trained.
+
+    The count is exact for each grid point: its model is built (weights untrained) by the
+    table's trainable from the point's config, and counted with ``trainables.cost``; points
+    that build the same shape share one count. It is the same at every epoch; the clock and
+    the budget are the table's."""
+
+    def __init__(self, table: Any):
+        from trainables.cost import count_params
+        from trainables.registry import get_trainable
+
+        self.bench = table
+        self.objectives = Objectives((table.metric, "params"), (table.mode, "min"))
+        self.metric, self.mode = list(self.objectives.names), list(self.objectives.modes)
+        cls, task, shapes = get_trainable(table.task.trainable), table.task, {}
+        counts = []
+        for point in task.points():
+            config = task.trial_config(point, 0)
+            keys = sorted(cls.shape_keys) or sorted(config)  # what fixes the weights' shapes
+            key = repr([(k, config.get(k)) for k in keys])
+            if key not in shapes:
+                shapes[key] = count_params(cls.make_run(config).model)
+            counts.append(shapes[key])
+        self.params = np.array(counts, dtype=float)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "bench":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.bench, name)
+
+    def values(self, configs: list[dict], fidelities: list[float]) -> np.ndarray:
+        """One row (metric, params) per (config, epoch)."""
+        metric, _ = self.bench.metric_and_time(configs, fidelities)
+        ids = [self.bench.task.snap(c) for c in configs]
+        return np.column_stack([metric, self.params[ids]])
+
+    def metric_and_time(self, configs: list[dict], fidelities: list[float]):
+        metric, seconds = self.bench.metric_and_time(configs, fidelities)
+        ids = [self.bench.task.snap(c) for c in configs]
+        return np.column_stack([metric, self.params[ids]]), seconds
+
