@@ -43,7 +43,7 @@ class SchedulerStateCallback(tune.Callback):
 
 
 def _describe(state: Any) -> str:
-    rungs = state.get("rungs") if isinstance(state, dict) else None
+    rungs = (state.get("vectors") or state.get("rungs")) if isinstance(state, dict) else None
     if not rungs:
         if isinstance(state, dict) and "lineage" in state:  # PBT, PB2
             return (f"population of {len(state['trials'])}, {len(state['lineage'])} exploit(s) "

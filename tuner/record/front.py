@@ -123,6 +123,7 @@ def plot_front(records: list[TrialRecord], members: list[TrialRecord],
     ax.set_ylabel(f"{y_name} ({objectives.modes[1]})")
     if len(objectives.names) > 2:
         ax.set_title(f"first two of {len(objectives.names)} objectives", fontsize=9)
-    ax.legend(loc="best", fontsize=8)
+    if pool or early:
+        ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     return figure_png(fig)
