@@ -45,7 +45,7 @@ def plan_text(exp: Experiment, address: str | None = None) -> str:
         "test score   " + (f"evaluate hook {_label_of(exp.evaluate)}" if exp.evaluate
                             else "held-out split of the dataset" if _kind(exp) == "tuner trainable"
                             else "none (no evaluate: hook given)"),
-        f"metric       " + (", ".join(f"{n} ({m})" for n, m in zip(exp.objectives.names,
+        "metric       " + (", ".join(f"{n} ({m})" for n, m in zip(exp.objectives.names,
                                                                exp.objectives.modes))
                             + " — several objectives: the Pareto front"
                             if exp.several else f"{exp.metric} ({exp.mode})"),

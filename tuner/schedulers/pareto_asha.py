@@ -69,7 +69,7 @@ class ParetoASHA(SeededASHA):
             self._fronts[key] = RungFronts(list(recorded.values()))
         return self._fronts[key]
 
-    def _decide(self, trial_id: str, level: int, losses: np.ndarray) -> str:
+    def _decide(self, trial_id: str, level: int, losses: Sequence[float]) -> str:
         """Record ``losses`` at the highest rung ``level`` reached and not yet judged."""
         bracket = self._brackets.index(self._trial_info[trial_id])
         for milestone, recorded in self._vectors[bracket]:
