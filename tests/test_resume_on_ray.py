@@ -119,9 +119,10 @@ def _outcome(run: Path) -> tuple[list, list]:
     return rows, exploits
 
 
-# median's state (its per-trial histories) is resumed the same way; its decision table after
-# a restore is tests/schedulers/test_state_resume.py (no Ray, a few ms)
-@pytest.mark.parametrize("scheduler,cut", [("pbt", 14), ("pb2", 14), ("asha-promotion", 8)])
+# median's and PB2's states are resumed the same way (PB2 is PBT's restore path plus its
+# GP explore); their decision tables after a restore, PB2's donor choice among tied trials
+# included, are tests/schedulers/test_state_resume.py (no Ray, a few ms)
+@pytest.mark.parametrize("scheduler,cut", [("pbt", 14), ("asha-promotion", 8)])
 def test_a_resumed_run_decides_as_the_uninterrupted_one(scheduler, cut, tmp_path,
                                                         ray_session, monkeypatch, capsys):
     (tmp_path / "resume_train.py").write_text(TRAIN)
