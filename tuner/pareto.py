@@ -128,6 +128,12 @@ def _epsnet(points: np.ndarray) -> list[int]:
     return order
 
 
+def _unit_scaled(x: np.ndarray) -> np.ndarray:
+    """Each objective scaled to [0, 1] over the points (a constant one to 0)."""
+    span = x.max(axis=0) - x.min(axis=0)
+    return (x - x.min(axis=0)) / np.where(span > 0, span, 1.0)
+
+
 def priority(losses: Any) -> np.ndarray:
     """``priority[i]``: 0 for the point ranked first; equal points share the lower number.
 
@@ -136,8 +142,7 @@ def priority(losses: Any) -> np.ndarray:
     x = np.asarray(losses, dtype=float)
     if len(x) == 0:
         return np.zeros(0, dtype=int)
-    span = x.max(axis=0) - x.min(axis=0)
-    scaled = (x - x.min(axis=0)) / np.where(span > 0, span, 1.0)
+    scaled = _unit_scaled(x)
     order: list[int] = []
     for front in fronts(x):
         order += [int(front[i]) for i in _epsnet(scaled[front])]
@@ -193,8 +198,7 @@ class RungFronts:
         members = np.flatnonzero(self.front == own)
         if len(members) == 1:
             return before
-        span = x.max(axis=0) - x.min(axis=0)
-        scaled = (x - x.min(axis=0)) / np.where(span > 0, span, 1.0)
+        scaled = _unit_scaled(x)
         order = [int(members[i]) for i in _epsnet(scaled[members])]
         rank = np.empty(len(x), dtype=int)
         rank[order] = before + np.arange(len(order))
