@@ -28,7 +28,8 @@ from typing import Any, Callable
 # (what the writers import lazily: the searchers, Ray's Trainable, Optuna's importance)
 PRELOAD = ["tests.kill_points", "tuner.experiment.config", "tuner.searchers",
            "trainables.registry", "tuner.record.finish", "tuner.record.insights",
-           "optuna.importance", "tuner.view.mirror", "tuner.launch.packed.state"]
+           "optuna.importance", "tuner.view.mirror", "tuner.launch.packed.state",
+           "tuner.launch.snapshot"]
 
 _WRITES = set("wax+")
 NAME = "torn"  # the experiment's name: its folder is <storage>/torn
@@ -313,4 +314,43 @@ def mirror_child(path: str, kill_at: int | None, log: str) -> None:
     mirror_trial(mirror, "b1", 0.62)
     mirror_trial(mirror, "b2", 0.63)
     mirror.flush()
+    steps.dump(log)
+
+
+# -- Ray's experiment snapshot, kept whole (tuner.launch.snapshot) ----------------------------
+SESSION = "2026-12-06_01-21-45"
+
+
+def ray_snapshot(seed: int, trials: int = 40) -> dict[str, bytes]:
+    """A snapshot set as Ray writes it for one driver session: its experiment state (JSON),
+    the searcher's and the callbacks' state (pickles) and the search generator's (JSON)."""
+    import pickle
+
+    rng = random.Random(seed)
+    rows = [[{"trial_id": f"{seed}{i:04d}", "x": rng.random()}, {"iter": rng.randrange(9)}]
+            for i in range(trials)]
+    return {
+        f"experiment_state-{SESSION}.json": json.dumps({"trial_data": rows}).encode(),
+        f"searcher-state-{SESSION}.pkl": pickle.dumps({"seed": seed, "rows": rows}),
+        f"callback-states-{SESSION}.pkl": pickle.dumps([{"scheduler": {"rungs": rows}}]),
+        # a pickle despite its name, as Ray writes it (tune/search/search_generator.py)
+        f"search_gen_state-{SESSION}.json": pickle.dumps({"counter": trials}),
+    }
+
+
+def put_files(folder: str, files: dict[str, bytes]) -> None:
+    os.makedirs(folder, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+
+
+def snapshot_child(kept: str, staging: str, kill_at: int | None, log: str) -> None:
+    """``snapshot.keep`` of the set in ``staging`` into ``kept`` (which holds an older one),
+    killed before step ``kill_at``."""
+    from tuner.launch import snapshot
+
+    steps = Steps(kept, kill_at)
+    steps.install()
+    snapshot.keep(staging, SESSION, kept)
     steps.dump(log)

@@ -339,6 +339,33 @@ def test_read_only_folder_is_one_warning_not_a_crash(read_only_folder):
     assert not any(read_only_folder.iterdir())
 
 
+def test_a_storage_stall_mid_run_loses_no_result(tmp_path):
+    """The folder read-only for a while (the fault soak's storage stall): flushes fail
+    without writing, one warning says so, and everything goes in once it is writable."""
+    from benchmarks.fault_soak import read_only
+
+    warnings = []
+    cb = callback(tmp_path, warnings, flush_s=0.0)
+    a, b = fake_trial("a", ADAM), fake_trial("b", SGD)
+    cb.on_trial_start(0, [], a)
+    cb.on_trial_result(0, [], a, _result(1, 0.5))
+    with read_only(tmp_path):
+        cb.on_trial_result(0, [], a, _result(2, 0.6))
+        cb.on_trial_start(0, [], b)
+        cb.on_trial_result(0, [], b, _result(1, 0.4))
+        cb.on_trial_result(0, [], a, _result(3, 0.7))
+    assert len(warnings) == 1 and "for now" in warnings[0] and "dashboard mirror off" \
+        not in warnings[0], warnings
+    a.last_result, b.last_result = _result(3, 0.7), _result(1, 0.4)
+    cb.on_trial_complete(0, [], a)
+    cb.on_trial_complete(0, [], b)
+    cb.on_experiment_end([a, b])
+    trials = by_ray_id(load(str(tmp_path / JOURNAL)))
+    assert trials["a"].intermediate_values == {1: 0.5, 2: 0.6, 3: 0.7}
+    assert trials["a"].state == TrialState.COMPLETE and trials["b"].state == TrialState.PRUNED
+    assert len(warnings) == 1
+
+
 def test_failure_mid_run_turns_the_mirror_off(tmp_path):
     warnings = []
     cb = callback(tmp_path, warnings, flush_s=0.0)

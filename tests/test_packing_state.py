@@ -78,8 +78,14 @@ def test_restore_rewinds_running_members_to_their_own_checkpoints(tmp_path):
     assert any(records for bracket in rungs for _, records in bracket)
     first.save_state()
 
+    # a trial the killed driver started after its last snapshot: its folder is an orphan
+    (run / "mlp_00004").mkdir()
+    (run / "mlp_00004" / "result.json").write_text('{"training_iteration": 1}\n')
     second = _executor(tmp_path)
     message = second.restore(pack_state.read(str(run)))
+    # set aside, so the new trial that gets its number does not append to its results
+    assert not (run / "mlp_00004").exists()
+    assert (run / "mlp_00004.orphan" / "result.json").read_text().count("\n") == 1
     by_id = {t.trial_id: t for t in second.trials}
     assert [t.trial_id for t in second.trials] == [f"mlp_{i:05d}" for i in range(4)]
     assert by_id["mlp_00000"].status == TERMINATED and by_id["mlp_00000"].epochs == 3
@@ -291,3 +297,151 @@ def test_a_member_that_cannot_join_errors_alone(tmp_path):
     executor._process(held, out, "node")
     assert trial.status == ERROR and trial.error.startswith("FileNotFoundError")
     assert not held.members and executor.search_alg.num_failed == 1
+
+
+class _DeadSave:
+    """A pack actor's handle whose `save` fails: `ray.get` of its reference raises what the
+    test's `get` raises (the actor died, or the folder refused the files)."""
+
+    def __init__(self):
+        self.save = type("Call", (), {"remote": staticmethod(lambda ids, dirs: "save-ref")})()
+        self.remove = type("Call", (), {"remote": staticmethod(lambda trial_id: None)})()
+
+
+def _two_members(tmp_path: Path):
+    """An executor with one worker holding two members: one about to report its last epoch
+    (3), one about to report epoch 2 (no rung: it goes on), each with a checkpoint."""
+    from tuner.launch.packed.executor import _Worker
+
+    executor = _executor(tmp_path)
+    run = tmp_path / "run"
+    finishing = PackTrial("mlp_00000", {}, status=RUNNING, epochs=2, history=[0.5, 0.6],
+                          checkpoint_epoch=2, checkpoint_reports=2,
+                          checkpoint=_checkpoint(run / "mlp_00000" / "checkpoint_000002"))
+    going_on = PackTrial("mlp_00001", {}, status=RUNNING, epochs=1, history=[0.4],
+                         checkpoint_epoch=1, checkpoint_reports=1,
+                         checkpoint=_checkpoint(run / "mlp_00001" / "checkpoint_000001"))
+    executor.trials = [finishing, going_on]
+    worker = _Worker(_DeadSave(), members=[finishing, going_on])
+    executor.workers.append(worker)
+    for trial in executor.trials:
+        executor.search_alg.suggest(trial.trial_id)
+        executor.scheduler.on_trial_add(executor, trial)
+        worker.keys[executor._key(trial)] = worker.keys.get(executor._key(trial), 0) + 1
+        trial.worker = worker
+    executor.inflight["train-ref"] = worker
+    return executor, worker, finishing, going_on
+
+
+def _results_then(failure: BaseException):
+    metrics = {"mlp_00000": {"epoch": 3, "epoch_seconds": 0.1, "val_accuracy": 0.9},
+               "mlp_00001": {"epoch": 2, "epoch_seconds": 0.1, "val_accuracy": 0.6}}
+
+    def get(ref):
+        if ref == "save-ref":
+            raise failure
+        return metrics, "node-1"
+
+    return get
+
+
+def test_a_worker_lost_while_saving_a_finished_member_loses_nobody(tmp_path, monkeypatch):
+    """Found by the packed fault soak: the actor died between reporting an epoch and saving
+    the member that epoch finished, and `ray.get` of the save ended the whole run. Now the
+    finished member ends (keeping its last checkpoint), the others resume from theirs."""
+    import ray
+
+    executor, worker, finishing, going_on = _two_members(tmp_path)
+    monkeypatch.setattr(ray, "get", _results_then(ray.exceptions.ActorDiedError()))
+    executor._collect("train-ref")  # raised ActorDiedError out of the run before the fix
+    assert finishing.status == TERMINATED and finishing.epochs == 3
+    assert finishing.checkpoint_epoch == 2  # its epoch-3 save never happened
+    # back to its own last checkpoint, one retry counted, the worker replaced
+    assert going_on.status == PAUSED and going_on.epochs == 1 and going_on.retries == 1
+    assert going_on.history == [0.4] and worker not in executor.workers
+
+
+def test_a_save_the_storage_refuses_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    """Found by the packed fault soak's storage stall: a read-only folder made the pack
+    actor's `save` raise, and `ray.get` of it ended the whole run. Now the members keep
+    their last checkpoint, say so in one line, and train on (the next save tries again)."""
+    import ray
+
+    executor, worker, finishing, going_on = _two_members(tmp_path)
+    lines = []
+    executor.write = lines.append
+    refused = OSError(30, "Read-only file system")
+    monkeypatch.setattr(ray, "get", _results_then(
+        ray.exceptions.RayTaskError("save", "Traceback …", refused)))
+    executor._collect("train-ref")
+    assert finishing.status == TERMINATED and finishing.checkpoint_epoch == 2
+    assert going_on.status == RUNNING and going_on.epochs == 2 and going_on.retries == 0
+    assert going_on.checkpoint_epoch == 1 and worker in executor.workers
+    assert any("not saved (OSError: " in line and "keep their last one" in line
+               for line in lines), lines
+
+
+def test_a_storage_stall_keeps_every_result_and_the_run_going(tmp_path):
+    """Found by the packed fault soak: the results folder read-only for a few seconds made
+    the driver's next `result.json` append end the run. Now rows and snapshots wait in memory
+    (one line says so) and go in once the folder takes writes again; only the last snapshot
+    must be written."""
+    from benchmarks.fault_soak import read_only
+
+    executor = _executor(tmp_path)
+    lines = []
+    executor.write = lines.append
+    trial = PackTrial("mlp_00000", {}, status=RUNNING)
+    executor.trials = [trial]
+    run = tmp_path / "run"
+    run.mkdir()
+    executor._log_result(trial, {"training_iteration": 1})
+    with read_only(run):
+        executor._log_result(trial, {"training_iteration": 2})
+        executor._log_result(trial, {"training_iteration": 3})
+        executor.save_state(final=False)  # mid-run: tried again a period later
+        assert not (run / pack_state.STATE_FILE).exists()
+        with pytest.raises(OSError):
+            executor.save_state()  # the last one must be written
+    executor._log_result(trial, {"training_iteration": 4})
+    epochs = [json.loads(line)["training_iteration"]
+              for line in (run / "mlp_00000" / "result.json").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
+    assert len([line for line in lines if "for now" in line]) == 1, lines
+    executor.save_state(final=False)
+    assert (run / pack_state.STATE_FILE).exists()
+
+
+def test_a_worker_the_smaller_cluster_cannot_place_is_given_up(tmp_path, monkeypatch):
+    """Found by the packed fault soak: after the node kill, replacement workers the one-node
+    cluster could not place held the lost members forever. Now such a worker is given up
+    after `place_s` while another runs; its members wait for a worker that is there."""
+    import ray
+
+    from tuner.launch.packed.executor import _Worker
+
+    executor = _executor(tmp_path)
+    executor.plan.workers, executor.plan.place_s = 2, 60.0
+    lines = []
+    executor.write = lines.append
+    running = _Worker("live-handle", ready=None)
+    late = _Worker("late-handle", ready="late-ready", born=time.monotonic() - 61)
+    fresh = _Worker("fresh-handle", ready="fresh-ready", born=time.monotonic())
+    member = PackTrial("mlp_00001", {}, status=RUNNING, epochs=2, history=[0.4, 0.5],
+                       checkpoint_epoch=2, checkpoint_reports=2,
+                       checkpoint=_checkpoint(tmp_path / "run" / "mlp_00001" / "c2"))
+    member.worker, late.members = late, [member]
+    executor.trials, executor.workers = [member], [running, late, fresh]
+    executor.inflight = {"train-late": late}
+    killed = []
+    monkeypatch.setattr(ray, "wait", lambda refs, **kw: ([], refs))  # neither has started
+    monkeypatch.setattr(ray, "kill", killed.append)
+    executor._give_up_unplaceable()
+    assert killed == ["late-handle"] and executor.workers == [running, fresh]
+    assert executor.inflight == {} and member.worker is None
+    assert (member.status, member.epochs, member.retries) == (PAUSED, 2, 0)
+    assert executor.plan.workers == 2 and "not placed in 60 s" in lines[0]
+    # with no worker started yet (a cluster still coming up) nothing is given up
+    executor.workers = [_Worker("h", ready="r", born=time.monotonic() - 600)]
+    executor._give_up_unplaceable()
+    assert len(executor.workers) == 1

@@ -66,3 +66,21 @@ def test_write_atomic_never_leaves_a_partial_file(tmp_path, monkeypatch):
         write_atomic(str(target), "new and longer")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["best.json"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("epochs, population, kept", [
+    ([1, 2, 3], False, [1, 2, 3]),                     # no restart
+    ([1, 2, 3, 4, 3, 4, 5], False, [1, 2, 3, 4, 5]),   # killed at 4, restored at its epoch 2
+    ([1, 2, 3, 1, 2], False, [1, 2]),                  # started over from scratch
+    ([1, 2, 3, 3, 4], False, [1, 2, 3, 4]),            # restored at 2, epoch 3 redone once
+    ([1, 2, 3, 4, 3, 4, 5], True, [1, 2, 3, 4, 3, 4, 5]),  # PBT: rows before an exploit stay
+])
+def test_a_restarted_trials_redone_epochs_replace_the_first_ones(epochs, population, kept):
+    from tuner.record.collect import final_rows
+
+    rows = [{"training_iteration": e, "val_accuracy": i / 10} for i, e in enumerate(epochs)]
+    out = final_rows(rows, population)
+    assert [r["training_iteration"] for r in out] == kept
+    # the later row of a redone epoch is the one kept (what the restarted trial reported)
+    if not population and kept[-1] == epochs[-1]:
+        assert out[-1] is rows[-1]

@@ -202,6 +202,47 @@ def test_pack_state_killed_at_every_step_reads_old_or_new(fork, tmp_path):
             state.read(str(cut))
 
 
+@pytest.mark.slow
+def test_ray_snapshot_kept_whole_through_a_kill_at_every_step(fork, tmp_path):
+    """``SnapshotKeeper``'s copy of Ray's experiment snapshot, killed at every step of a
+    second copy, still puts back a whole set: the first or the second, never a mix."""
+    from tuner.launch import snapshot
+
+    old, new = kp.ray_snapshot(1), kp.ray_snapshot(2)
+    first = tmp_path / "first"
+    kp.put_files(str(tmp_path / "stage-old"), old)
+    kp.put_files(str(tmp_path / "stage-new"), new)
+    snapshot.keep(str(tmp_path / "stage-old"), kp.SESSION, str(first / snapshot.KEPT))
+    log = tmp_path / "steps.json"
+    shutil.copytree(first, tmp_path / "whole")
+    assert run(fork, kp.snapshot_child, str(tmp_path / "whole" / snapshot.KEPT),
+               str(tmp_path / "stage-new"), None, str(log)) == 0
+    steps = json.loads(log.read_text())["steps"]
+    assert len(steps) >= 3 * len(new), steps
+
+    def args_of(k):
+        shutil.copytree(first, tmp_path / f"k{k}")
+        return str(tmp_path / f"k{k}" / snapshot.KEPT), str(tmp_path / "stage-new"), k, \
+            os.devnull
+
+    seen = []
+
+    def check(k):
+        folder = tmp_path / f"k{k}"
+        kp.put_files(str(folder), {name: data[: len(data) // 2] for name, data in new.items()})
+        assert snapshot.put_back(str(folder)) is not None  # the experiment's set was torn
+        now = contents(folder)
+        assert now in (old, new), f"killed before step {k} ({steps[k - 1]}): a mixed set"
+        seen.append(now == new)
+
+    kill_at_each_step(fork, steps, kp.snapshot_child, args_of, check)
+    # every kill came before the switch of ``current`` (its rename is the last step): the
+    # first set comes back; the copy that was not killed puts back the second
+    assert len(seen) == len(steps) and not any(seen), seen
+    kp.put_files(str(tmp_path / "whole"), {n: d[:-1] for n, d in new.items()})
+    assert snapshot.put_back(str(tmp_path / "whole")) and contents(tmp_path / "whole") == new
+
+
 def loads(data: bytes) -> bool:
     try:
         pickle.loads(data)

@@ -1,5 +1,7 @@
-"""Fault soak on the loopback two-node cluster: 100 short ASHA trials while three trial
-processes, the driver (then ``--resume``) and the worker node are killed.
+"""Fault soak on the loopback two-node cluster: 100 short trials of the default method while
+three trial processes, the driver (then ``--resume``) and the worker node are killed and the
+results folder is read-only for a few seconds — every kind of fault of the 1,000-trial soak in
+docs/cluster.md (``benchmarks.fault_soak.CI_FAULTS``).
 
 Nothing lost, nothing duplicated: every promised trial ends exactly once (one row each in
 trials.csv, no errors, no trial the run did not promise), every injected retry is in
@@ -14,7 +16,7 @@ import json
 
 import pytest
 
-from benchmarks.fault_soak import soak
+from benchmarks.fault_soak import CI_FAULTS, soak
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -23,13 +25,15 @@ EPOCH_S = 0.1  # an epoch: long enough for a kill to land mid-trial
 
 
 def test_soak_loses_and_duplicates_nothing(tmp_path):
-    figures = soak(tmp_path, trials=TRIALS, epoch_seconds=EPOCH_S)
+    figures = soak(tmp_path, trials=TRIALS, epoch_seconds=EPOCH_S, faults=CI_FAULTS)
     text = json.dumps(figures, indent=1)
     assert figures["driver_exit"] == 0, text
-    # the faults were injected: three distinct trial processes, the driver, the worker node
+    # the faults were injected: three distinct trial processes, the driver, the worker node,
+    # a storage stall
     faults = figures["faults"]
-    assert len(set(faults["trial_process"])) == 3, text
+    assert len(set(faults["trial_process"])) == CI_FAULTS.trial_kills == 3, text
     assert len(faults["driver"]) == 1 and len(faults["worker_node"]) == 1, text
+    assert len(faults["storage_stall"]) == 1, text
     # every promised trial ends exactly once: one row each, nothing the run did not promise
     # except trials started inside the driver's last snapshot window (Ray forgets them; the
     # searcher draws replacements), and nothing errored except the node-loss double failure

@@ -138,6 +138,12 @@ class Results:
                 + (", interrupted" if self.interrupted else "") + ")")
 
 
+
+def _scheduler_name(exp: dict) -> str | None:
+    """The scheduler a manifest names (``{"name": …, options}``, or a bare name)."""
+    scheduler = exp.get("scheduler")
+    return scheduler.get("name") if isinstance(scheduler, dict) else scheduler
+
 def load(path: str | os.PathLike) -> Results:
     """The :class:`Results` of the experiment folder at ``path`` (finished or interrupted)."""
     from tuner.record import manifest as mf
@@ -156,7 +162,8 @@ def load(path: str | os.PathLike) -> Results:
     manifest = mf.read_manifest(file)
     exp = manifest["experiment"]
     others = () if isinstance(exp["metric"], str) else tuple(exp["metric"][1:])
-    meta = RunMeta(first(exp["metric"]), first(exp["mode"]), int(exp["budget"]["max"]), others)
+    meta = RunMeta(first(exp["metric"]), first(exp["mode"]), int(exp["budget"]["max"]), others,
+                   population=_scheduler_name(exp) in ("pbt", "pb2"))
     interrupted = not manifest.get("finished")  # set when every trial of the run ended
     records = packed_records(path, meta.max_epochs, interrupted)  # a packed run: its state
     if records is None:

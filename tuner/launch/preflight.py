@@ -173,18 +173,23 @@ def check_storage(exp: Any, min_free_mb: float = MIN_FREE_MB) -> None:
                           "results")
 
 
-def check_saved_state(path: str) -> None:
+def check_saved_state(path: str) -> str | None:
     """Refuse ``--resume`` over an experiment state that does not parse.
 
     Ray's controller, failing to read its newest ``experiment_state-*.json``, logs the error
     and *restarts the experiment from scratch* (``tune/execution/tune_controller.py``), which
-    would run every trial again over the old results. A state cut short by a full disk or a
-    kill is caught here instead.
+    would run every trial again over the old results. A state cut short by a kill while Ray
+    wrote it is first replaced by the last whole copy ``SnapshotKeeper`` kept
+    (``tuner.launch.snapshot``; the line returned says so); one cut short with nothing whole
+    kept (a full disk, a run from before the keeper) is refused here.
     """
     import glob
 
+    from tuner.launch.snapshot import put_back
+
     if "://" in path:
-        return
+        return None
+    note = put_back(path) if os.path.isdir(path) else None
     states = sorted(glob.glob(os.path.join(path, "experiment_state-*.json")))
     if not states:
         raise ConfigError(f"--resume: {path} holds no saved experiment state to continue")
@@ -195,3 +200,4 @@ def check_saved_state(path: str) -> None:
         raise ConfigError(f"--resume: the saved experiment state in {path} cannot be read "
                           f"({os.path.basename(states[-1])}: {exc}); the results so far are "
                           "untouched — start a new --name") from None
+    return note

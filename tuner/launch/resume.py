@@ -11,12 +11,15 @@ snapshot, so the rung history matches the trials being resumed.
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
 from ray import tune
 
-__all__ = ["SchedulerStateCallback", "extend_num_samples", "lineage_lines"]
+from tuner.launch import snapshot
+
+__all__ = ["SchedulerStateCallback", "SnapshotKeeper", "extend_num_samples", "lineage_lines"]
 
 
 class SchedulerStateCallback(tune.Callback):
@@ -40,6 +43,34 @@ class SchedulerStateCallback(tune.Callback):
             self.scheduler.set_state(state["scheduler"])
             self.restored = True
             print(f"resumed scheduler state: {_describe(state['scheduler'])}", flush=True)
+
+
+class SnapshotKeeper(tune.Callback):
+    """After each of Ray's experiment snapshots, keep a whole copy of it in
+    ``<experiment>/.snapshot/`` for a ``--resume`` whose newest one was torn by a kill (why and
+    how: ``tuner.launch.snapshot``)."""
+
+    def __init__(self, experiment_path: str):
+        self.path = experiment_path
+        self.copied: float | None = None  # mtime of the staging state last kept
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if "://" in self.path or not trials:
+            return
+        staging = getattr(getattr(trials[0], "storage", None),
+                          "experiment_driver_staging_path", None)
+        states = sorted(glob.glob(os.path.join(staging or "", snapshot.STATE_GLOB)))
+        if not states:
+            return
+        mtime = os.stat(states[-1]).st_mtime
+        if mtime == self.copied:
+            return  # Ray did not snapshot in this step (it throttles to every few seconds)
+        try:
+            snapshot.keep(staging, snapshot.session_of(states[-1]),
+                          os.path.join(self.path, snapshot.KEPT))
+        except OSError:  # storage read-only or full for a moment: the next snapshot retries
+            return
+        self.copied = mtime
 
 
 def _describe(state: Any) -> str:

@@ -178,7 +178,7 @@ def _run_config(exp: Experiment, info: Any, callback: Any, scheduler: Any, pausi
     from ray import tune
 
     from tuner.launch.checkpointing import CheckpointPolicy, TensorBoardCallback
-    from tuner.launch.resume import SchedulerStateCallback
+    from tuner.launch.resume import SchedulerStateCallback, SnapshotKeeper
     from tuner.view.mirror_callback import MirrorCallback  # optuna.journal for the dashboard
 
     policy = ([CheckpointPolicy(exp.checkpoint_every or (1 if pausing else 0),
@@ -198,7 +198,7 @@ def _run_config(exp: Experiment, info: Any, callback: Any, scheduler: Any, pausi
         # Ray adds its CSV and JSON loggers (result.json, progress.csv) itself
         callbacks=[callback, SchedulerStateCallback(scheduler),
                    MirrorCallback.for_experiment(exp), *policy, TensorBoardCallback(),
-                   *_tracking_callbacks(exp)],
+                   *_tracking_callbacks(exp), SnapshotKeeper(exp.path)],
         log_to_file=LOG_FILE,  # each trial's prints, quoted when it errors
         verbose=0,
     )
@@ -303,7 +303,9 @@ def _check_before_ray(exp: Experiment, resume: bool) -> dict | None:
     preflight.check_results_dir(exp, resume)
     previous = preflight.check_resume(exp) if resume else None
     if resume:
-        preflight.check_saved_state(exp.path)
+        note = preflight.check_saved_state(exp.path)
+        if note:
+            print(note, file=sys.stderr, flush=True)
     return previous
 
 
@@ -341,8 +343,9 @@ def _finish(exp: Experiment, tuner: Any, interrupted: bool, t0: float,
 
     with RayMessages(write):  # reading the state warns about trials that never reported
         others = tuple(exp.objectives.names[1:]) if exp.several else ()
-        records = collect_records(exp.path, RunMeta(exp.metric, exp.mode, exp.budget.max,
-                                                     others), interrupted=interrupted)
+        meta = RunMeta(exp.metric, exp.mode, exp.budget.max, others,
+                       population=exp.scheduler in ("pbt", "pb2"))
+        records = collect_records(exp.path, meta, interrupted=interrupted)
     done = finish(exp, records, interrupted=interrupted, wall=time.time() - t0, write=write,
                   quiet=quiet)
     append_to_report(exp.path, lineage_lines(tuner))  # PBT/PB2: who copied whom

@@ -22,7 +22,7 @@ from typing import Any
 
 from tuner.record import results as res
 
-__all__ = ["RunMeta", "collect_records", "error_line", "LOG_FILE"]
+__all__ = ["RunMeta", "collect_records", "error_line", "final_rows", "LOG_FILE"]
 
 LOG_FILE = "output.log"  # each trial's stdout and stderr (RunConfig(log_to_file=LOG_FILE))
 
@@ -41,6 +41,7 @@ class RunMeta:
     mode: str
     max_epochs: int
     others: tuple[str, ...] = ()  # the other objectives, read per epoch too
+    population: bool = False  # PBT / PB2: a trial's rows before an exploit are its lineage
 
 
 def collect_records(path: str, meta: RunMeta, interrupted: bool = False
@@ -63,7 +64,7 @@ def collect_records(path: str, meta: RunMeta, interrupted: bool = False
 def _record(trial: Any, order: int, meta: RunMeta, interrupted: bool, fs: Any
             ) -> res.TrialRecord:
     last = dict(trial.last_result or {})
-    rows = _result_rows(trial, fs)
+    rows = final_rows(_result_rows(trial, fs), meta.population)
     history, epochs = _history(rows, meta.metric)
     histories = {n: _history(rows, n)[0] for n in meta.others}
     if not history and isinstance(last.get(meta.metric), (int, float)):
@@ -106,6 +107,26 @@ def curve_rows(path: str) -> list[tuple[str, int, str, float]]:
             out += [(trial.trial_id, epoch, key, float(value)) for key, value in row.items()
                     if key not in skip and isinstance(value, (int, float))
                     and not isinstance(value, bool)]
+    return out
+
+
+def final_rows(rows: list[dict], population: bool = False) -> list[dict]:
+    """A trial's ``result.json`` rows as its final curve: one per epoch.
+
+    A trial restarted from a checkpoint (a retry after a fault, a driver's ``--resume``)
+    appends the epochs it redoes again (Ray's logger reopens the file in append mode), so the
+    rows of those epochs are there twice; the later ones replace the earlier ones, or a
+    trial killed at epoch 8 and restored at 7 would show 9 results and a best epoch of 9.
+    What each fault cost is in report.md (``tuner.record.ledger``). PBT / PB2 keep every row:
+    a trial restored from another's checkpoint keeps its own results before that exploit."""
+    if population:
+        return rows
+    out: list[dict] = []
+    for row in rows:
+        epoch = int(row.get("training_iteration", 0) or 0)
+        while out and int(out[-1].get("training_iteration", 0) or 0) >= epoch:
+            out.pop()
+        out.append(row)
     return out
 
 

@@ -169,6 +169,12 @@ def _report(exp: Any, records: list, best: Any, test: dict, note: str, wall: flo
         trainable=describe_trainable(exp.trainable), records=records, ladder=exp.budget,
         metric=exp.metric, mode=exp.mode, best=best, test=test, params=list(exp.space),
         wall_seconds=wall, planned=exp.num_samples, interrupted=interrupted, test_note=note)
+    try:  # what each fault cost, from the run's own files; a clean run adds nothing
+        from tuner.record.ledger import ledger_section
+
+        report += ledger_section(exp.path, records)
+    except Exception as exc:  # noqa: BLE001 — reading the files must never lose the run
+        report += f"\nfault ledger unavailable: {type(exc).__name__}: {exc}\n"
     try:  # intervals, importance, plots: an analysis failure must never lose the run
         from tuner.record.insights import report_extras
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import errno
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,7 +49,7 @@ from optuna.trial import TrialState
 
 from tuner.record.results import COMPLETED, ERRORED
 
-__all__ = ["JOURNAL", "StudyMirror", "WriteBehindBackend", "distributions", "journal_path"]
+__all__ = ["JOURNAL", "StorageAway", "StudyMirror", "WriteBehindBackend", "distributions", "journal_path"]
 
 JOURNAL = "optuna.journal"  # the study file inside an experiment folder
 
@@ -150,10 +151,20 @@ class WriteBehindBackend(BaseJournalBackend):
         return len(self._pending)
 
     def flush(self) -> None:
-        """One locked append and one ``fsync`` for everything since the last flush."""
+        """One locked append and one ``fsync`` for everything since the last flush.
+
+        A flush the folder refused before a byte reached the file (read-only for a moment,
+        full, a stalled mount: the fault soak stalls it) raises :class:`StorageAway` and keeps
+        everything pending for the next flush, so nothing is lost or written twice."""
         if self._pending:
-            self._mend()
-            self._file.append_logs(self._pending)
+            size = _size(self._path)
+            try:
+                self._mend()
+                self._file.append_logs(self._pending)
+            except OSError as exc:
+                if exc.errno not in _AWAY or _size(self._path) != size:
+                    raise  # part of the append may be in the file: a retry could double it
+                raise StorageAway(exc.errno, exc.strerror or str(exc), self._path) from exc
             self._base = (self._base or 0) + len(self._pending)
             self._pending = []
 
@@ -171,6 +182,23 @@ class WriteBehindBackend(BaseJournalBackend):
             _cut_torn_line(self._path)
         finally:
             self._lock.release()
+
+
+# what a folder says while it cannot take writes for a while (read-only, full, an NFS server
+# away), as opposed to a file that is wrong (a folder in its place, a bad name)
+_AWAY = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO,
+         errno.ESTALE, errno.EAGAIN, errno.ETIMEDOUT}
+
+
+class StorageAway(OSError):
+    """The journal's folder refused a flush that wrote nothing; the logs stay pending."""
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 def _break_stale_lock(path: str) -> None:

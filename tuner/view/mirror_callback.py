@@ -7,8 +7,10 @@ has set the environment Ray reads at import time); the mapping itself lives in
 It must never slow or break the run: callbacks run in Ray's driver loop, and an exception there
 ends the experiment. So the mirror is opened on the first event (Ray creates the experiment folder
 at ``fit()``), writes reach the file about once a second and at the end (``flush_s``,
-``max_pending``), and any failure — an unwritable folder, a full disk, a corrupt file — prints one
-warning line and switches the mirror off for the rest of the run. ``tuner.pkl`` pickles this
+``max_pending``). A flush the folder refuses before writing anything (read-only or full for a
+moment) keeps every pending log for the next flush, with one warning line; any other failure —
+a corrupt file, a write cut part-way — prints one warning line and switches the mirror off for
+the rest of the run. ``tuner.pkl`` pickles this
 callback with the run config, and ``Tuner.restore`` (``tuner launch --resume``) unpickles it:
 the open file is not part of the pickled state, and the resumed run reopens and appends to the
 same study.
@@ -25,7 +27,7 @@ from typing import Any
 from ray import tune
 from ray.tune.result import TRAINING_ITERATION
 
-from tuner.view.mirror import StudyMirror, distributions, journal_path
+from tuner.view.mirror import StorageAway, StudyMirror, distributions, journal_path
 from tuner.record.results import error_text, status_of
 
 __all__ = ["MirrorCallback"]
@@ -39,6 +41,8 @@ def _stderr(line: str) -> None:
 
 class MirrorCallback(tune.Callback):
     """Mirror every trial of a run into ``<experiment>/optuna.journal`` (see ``tuner.view.mirror``)."""
+
+    _away = False  # a flush found the folder unwritable: warned once until a flush succeeds
 
     def __init__(self, path: str, *, study_name: str, metric: str | list[str],
                  mode: str | list[str], space: Any,
@@ -94,6 +98,14 @@ class MirrorCallback(tune.Callback):
             mirror = self._open(trial)
             if mirror is not None:
                 action(mirror)
+        except StorageAway as exc:  # nothing written, all kept: the next flush tries again
+            if not self._away:
+                self._away = True
+                (self.warn or _stderr)(
+                    f"tuner: warning: cannot write {exc.filename} for now ({exc.strerror}); "
+                    f"{self._mirror.pending if self._mirror else 0} result(s) wait in memory "
+                    "and go in once the folder takes writes again")
+            return
         except Exception as exc:  # noqa: BLE001 — nothing may reach Ray's loop from here
             self._off, self._mirror = True, None
             (self.warn or _stderr)(
@@ -109,6 +121,7 @@ class MirrorCallback(tune.Callback):
         if force or due or mirror.pending >= self.max_pending:
             self._safe(lambda m: m.flush())
             self._flushed = time.monotonic()
+            self._away = self._away and mirror.pending > 0
 
     def _status(self, trial: Any) -> tuple[str, int]:
         last = trial.last_result or {}

@@ -148,6 +148,9 @@ class _Worker:
     members: list = field(default_factory=list)
     keys: dict = field(default_factory=dict)  # pack key -> members of that shape
     busy: bool = False
+    lost: BaseException | None = None  # the actor died during an awaited save
+    ready: Any = None  # the actor's `__ray_ready__` reference, until it has started
+    born: float = 0.0  # time.monotonic() at its creation
 
 
 @dataclass
@@ -170,6 +173,7 @@ class PackPlan:
     max_failures: int = 2
     trial_prefix: str = "trial"
     snapshot_s: float = 2.0  # Ray's TUNE_GLOBAL_CHECKPOINT_S as tuner.launch.runner sets it
+    place_s: float = 60.0  # a new pack actor the cluster cannot place this long is given up
 
 
 class PackExecutor(Controller):
@@ -187,6 +191,8 @@ class PackExecutor(Controller):
         self.pinned: dict[str, str] = {}  # trial id -> checkpoint PBT may still clone
         self._dirty: set[str] = set()  # trials with checkpoint folders to prune
         self._snapshot_at = time.monotonic()
+        self._unlogged: dict[str, list[dict]] = {}  # results the folder refused for now
+        self._away = False  # the results folder refused a write (warned once per stall)
 
     # ---- what Ray's schedulers call on the controller ------------------------------------
     def _schedule_trial_save(self, trial: PackTrial, *args, **kwargs) -> Any:
@@ -234,9 +240,10 @@ class PackExecutor(Controller):
                     if ready:
                         self._collect(ready[0])
                     if not self.interrupted:
+                        self._give_up_unplaceable()
                         self._fill()
                     if time.monotonic() - self._snapshot_at >= self.plan.snapshot_s:
-                        self.save_state()
+                        self.save_state(final=False)
                 if self.interrupted:
                     self._save_running()
                 self.save_state()
@@ -272,6 +279,8 @@ class PackExecutor(Controller):
             self._lost(worker, exc)
         else:
             self._process(worker, metrics, node)
+            if worker.lost is not None and worker in self.workers:
+                self._lost(worker, worker.lost)  # died while saving a member that left it
 
     @contextmanager
     def _first_ctrl_c(self):
@@ -304,11 +313,22 @@ class PackExecutor(Controller):
                 self._save(worker, running)
 
     # ---- persistence (tuner.launch.packed.state) --------------------------------------------------
-    def save_state(self) -> None:
-        """Snapshot trials + searcher + scheduler; then drop checkpoints nothing names."""
-        pack_state.write(self.plan.path, pack_state.snapshot(
-            self.trials, self.search_alg, self.scheduler, self.plan.num_samples))
+    def save_state(self, final: bool = True) -> None:
+        """Snapshot trials + searcher + scheduler; then drop checkpoints nothing names.
+
+        Mid-run (``final=False``) a folder that refuses the snapshot for a moment (read-only,
+        full: the fault soak's storage stall) is said once and tried again a period later;
+        the last snapshot must be written."""
         self._snapshot_at = time.monotonic()
+        try:
+            self._write_results()
+            pack_state.write(self.plan.path, pack_state.snapshot(
+                self.trials, self.search_alg, self.scheduler, self.plan.num_samples))
+        except OSError as exc:
+            if final:
+                raise
+            self._refused(exc)
+            return
         if self._dirty:
             keep = {t.checkpoint for t in self.trials} | set(self.pinned.values())
             pack_state.prune(self.plan.path, self._dirty, keep)
@@ -328,11 +348,34 @@ class PackExecutor(Controller):
                 self._rewind(trial)
             self.trials.append(trial)
             self.scheduler.on_trial_add(self, trial)
+        self._set_aside_orphans()
         ended = sum(t.is_finished() for t in self.trials)
         resumed = sum(t.status == PAUSED for t in self.trials)
         return (f"resumed {len(self.trials)} trial(s): {ended} ended, {resumed} continue "
                 "from their checkpoints, "
                 f"{len(self.trials) - ended - resumed} start from epoch 1")
+
+    def _set_aside_orphans(self) -> None:
+        """Rename the folders of trials the snapshot never knew to ``<id>.orphan``.
+
+        A killed driver may have started trials after its last snapshot; the resumed one
+        numbers its trials on from that snapshot, so it would hand such an id to a new trial
+        and append to the orphan's ``result.json``. Set aside, the orphan's rows stay what
+        they are: results lost in flight (``tuner.record.ledger`` counts them)."""
+        known = {t.trial_id for t in self.trials}
+        try:
+            names = os.listdir(self.plan.path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            folder = os.path.join(self.plan.path, name)
+            if name in known or "." in name or not os.path.isfile(
+                    os.path.join(folder, RESULT_FILE)):
+                continue
+            target, n = f"{folder}.orphan", 1
+            while os.path.exists(target):
+                target, n = f"{folder}.orphan{n}", n + 1
+            os.replace(folder, target)
 
     def _rewind(self, trial: PackTrial) -> None:
         """Back to the trial's last checkpoint, or to nothing if it has none."""
@@ -398,9 +441,52 @@ class PackExecutor(Controller):
         import ray
 
         actor = ray.remote(PackWorker).options(num_cpus=self.plan.cpus, num_gpus=self.plan.gpus)
-        worker = _Worker(actor.remote(self.cls, int(max(1, self.plan.cpus))))
+        handle = actor.remote(self.cls, int(max(1, self.plan.cpus)))
+        worker = _Worker(handle, ready=handle.__ray_ready__.remote(), born=time.monotonic())
         self.workers.append(worker)
         return worker
+
+    def _give_up_unplaceable(self) -> None:
+        """Give up a new pack actor the cluster has not placed for ``place_s`` while other
+        workers run, and run with the workers that are there.
+
+        Found by the packed fault soak: after a node died, the executor replaced its lost
+        workers with actors the smaller cluster could not place, the lost members waited in
+        them, and the live workers, once empty, held the CPUs those actors waited for — a
+        driver that never ended. Ray Tune's controller has no such trap (a pending trial has
+        no actor yet); here its members go back to waiting (no retry counted) and the run
+        keeps at most as many workers as have started."""
+        import ray
+
+        waiting = [w for w in self.workers if w.ready is not None]
+        if not waiting:
+            return
+        ready, _ = ray.wait([w.ready for w in waiting], num_returns=len(waiting), timeout=0)
+        for worker in waiting:
+            if worker.ready in ready:
+                worker.ready = None
+        started = [w for w in self.workers if w.ready is None]
+        late = [w for w in waiting if w.ready is not None
+                and time.monotonic() - w.born > self.plan.place_s]
+        if not started or not late:
+            return
+        for worker in late:
+            self._drop_worker(worker)
+        self.plan.workers = len(self.workers)
+        self.write(f"{len(late)} new pack worker(s) not placed in {self.plan.place_s:g} s "
+                   f"(the cluster is smaller now?); going on with {len(self.workers)}")
+
+    def _drop_worker(self, worker: _Worker) -> None:
+        """End an actor that never started; its members wait for another worker."""
+        import ray
+
+        ray.kill(worker.handle)
+        self.workers.remove(worker)
+        for ref in [r for r, w in self.inflight.items() if w is worker]:
+            del self.inflight[ref]
+        for trial in worker.members:
+            trial.worker = None
+            self._rewind(trial)
 
     def _join(self, trial: PackTrial, worker: _Worker) -> None:
         """Not awaited: an actor runs its calls in order, so the next `train` sees the
@@ -427,14 +513,31 @@ class PackExecutor(Controller):
 
     def _save(self, worker: _Worker, trials: list[PackTrial]) -> None:
         """Into `<trial>/checkpoint_<epoch>` (awaited); a trial whose checkpoint is already
-        of this epoch is skipped (nothing trained since)."""
+        of this epoch is skipped (nothing trained since). An actor lost meanwhile, or a save
+        the storage refused, leaves their checkpoints as they were (a lost actor marks the
+        worker `lost`)."""
         import ray
 
         trials = [t for t in trials if t.checkpoint != self._checkpoint_dir(t)]
-        if not trials:
+        if not trials or worker.lost is not None:
             return
         dirs = [self._checkpoint_dir(t) for t in trials]
-        ray.get(worker.handle.save.remote([t.trial_id for t in trials], dirs))
+        try:
+            ray.get(worker.handle.save.remote([t.trial_id for t in trials], dirs))
+        except ray.exceptions.RayActorError as exc:
+            # the actor died after it reported this epoch (the fault soak kills pack workers):
+            # these trials keep their last checkpoint; the worker's other members are handed
+            # to `_lost` once this batch of results is processed (`_collect`)
+            worker.lost = exc
+            return
+        except ray.exceptions.RayTaskError as exc:
+            # the folder refused it (read-only or full for a moment: the soak's storage stall);
+            # Ray Tune would fail such a trial, here it trains on and the next save tries again
+            cause = str(exc.cause if exc.cause is not None else exc).strip().splitlines()
+            self.write(f"checkpoint of {len(trials)} member(s) not saved "
+                       f"({type(exc.cause).__name__}: {cause[-1][:160] if cause else ''}); "
+                       "they keep their last one")
+            return
         for trial, directory in zip(trials, dirs):
             trial.checkpoint, trial.checkpoint_epoch = directory, trial.epochs
             trial.checkpoint_reports = len(trial.history)
@@ -471,7 +574,8 @@ class PackExecutor(Controller):
         trial.time_total_s += float(m["epoch_seconds"])
         result = {**m, "training_iteration": trial.epochs, "trial_id": trial.trial_id,
                   "time_total_s": trial.time_total_s, "time_this_iter_s": m["epoch_seconds"],
-                  "hostname": node, "done": bool(m.get("done"))}
+                  "hostname": node, "done": bool(m.get("done")),
+                  "timestamp": int(time.time())}  # as Ray stamps each result
         trial.history.append(float(m.get(self.plan.metric, math.nan)))
         trial.error = str(m.get("error", "") or "")
         trial.last_result = result
@@ -491,10 +595,30 @@ class PackExecutor(Controller):
                 trial.status = PAUSED
 
     def _log_result(self, trial: PackTrial, result: dict) -> None:
-        folder = os.path.join(self.plan.path, trial.trial_id)
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, RESULT_FILE), "a") as f:
-            f.write(json.dumps(result, default=str) + "\n")
+        """Append to the trial's ``result.json`` (as Ray's JSON logger does); rows the
+        folder refuses wait in memory and go in with the next write that succeeds."""
+        self._unlogged.setdefault(trial.trial_id, []).append(result)
+        try:
+            self._write_results(trial.trial_id)
+        except OSError as exc:
+            self._refused(exc)
+
+    def _write_results(self, *trial_ids: str) -> None:
+        for trial_id in trial_ids or list(self._unlogged):
+            folder = os.path.join(self.plan.path, trial_id)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, RESULT_FILE), "a") as f:
+                f.write("".join(json.dumps(r, default=str) + "\n"
+                                for r in self._unlogged[trial_id]))
+            del self._unlogged[trial_id]
+        self._away = False
+
+    def _refused(self, exc: OSError) -> None:
+        if not self._away:
+            self._away = True
+            self.write(f"cannot write into {self.plan.path} for now ({exc.strerror or exc}); "
+                       "results and the snapshot wait in memory and go in once it takes "
+                       "writes again")
 
     def _adopt_exploits(self) -> None:
         """Give each trial PBT just exploited into (Ray: the checkpoint it restores from
