@@ -377,7 +377,7 @@ def test_a_save_the_storage_refuses_keeps_the_last_checkpoint(tmp_path, monkeypa
     assert finishing.status == TERMINATED and finishing.checkpoint_epoch == 2
     assert going_on.status == RUNNING and going_on.epochs == 2 and going_on.retries == 0
     assert going_on.checkpoint_epoch == 1 and worker in executor.workers
-    assert any("not saved (OSError: " in line and "keep their last one" in line
+    assert any("not saved (OSError: " in line and "keep their last checkpoint" in line
                for line in lines), lines
 
 

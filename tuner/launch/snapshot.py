@@ -9,13 +9,14 @@ Neither step is atomic: a SIGKILL during the copy leaves a torn JSON behind. Our
 it ("Unterminated string starting at: line 1 column 515563"); Ray's restore would then start
 the whole experiment again, and ``preflight.check_saved_state`` could only refuse.
 
-``tuner.launch.resume.SnapshotKeeper`` (a Ray callback) runs on the driver's control loop right after Ray's own snapshot
-(``TuneController.step`` saves, then calls ``on_step_end``), so the staging files are whole and
-belong together: the experiment state, the searcher's state and the callbacks' state (which
-carries the scheduler's rungs, ``tuner.launch.resume``). It copies that set (:func:`keep`) into one of two
-slots under ``<experiment>/.snapshot/`` and then points ``.snapshot/current`` at it with an
-atomic rename, so a kill at any moment leaves the pointer on a whole set. :func:`put_back`
-restores that set before ``--resume`` when the newest one in the experiment folder is torn.
+``tuner.launch.resume.SnapshotKeeper`` (a Ray callback) runs on the driver's control loop
+right after Ray's own snapshot (``TuneController.step`` saves, then calls ``on_step_end``), so
+the staging files are whole and belong together: the experiment state, the searcher's state and
+the callbacks' state (which carries the scheduler's rungs, ``tuner.launch.resume``). It copies
+that set (:func:`keep`) into one of two slots under ``<experiment>/.snapshot/`` and then points
+``.snapshot/current`` at it with an atomic rename, so a kill at any moment leaves the pointer on
+a whole set. :func:`put_back` restores that set before ``--resume`` when the newest one in the
+experiment folder is torn.
 """
 
 from __future__ import annotations

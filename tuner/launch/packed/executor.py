@@ -312,7 +312,7 @@ class PackExecutor(Controller):
             if running:
                 self._save(worker, running)
 
-    # ---- persistence (tuner.launch.packed.state) --------------------------------------------------
+    # ---- persistence (tuner.launch.packed.state) -----------------------------------------
     def save_state(self, final: bool = True) -> None:
         """Snapshot trials + searcher + scheduler; then drop checkpoints nothing names.
 
@@ -534,10 +534,13 @@ class PackExecutor(Controller):
             # the folder refused it (read-only or full for a moment: the soak's storage stall);
             # Ray Tune would fail such a trial, here it trains on and the next save tries again
             cause = str(exc.cause if exc.cause is not None else exc).strip().splitlines()
-            self.write(f"checkpoint of {len(trials)} member(s) not saved "
-                       f"({type(exc.cause).__name__}: {cause[-1][:160] if cause else ''}); "
-                       "they keep their last one")
+            if not self._away:  # one line per stall
+                self.write(f"checkpoint of {len(trials)} member(s) not saved "
+                           f"({type(exc.cause).__name__}: {cause[-1][:160] if cause else ''}"
+                           "); members keep their last checkpoint until a save succeeds")
+            self._away = True
             return
+        self._away = False
         for trial, directory in zip(trials, dirs):
             trial.checkpoint, trial.checkpoint_epoch = directory, trial.epochs
             trial.checkpoint_reports = len(trial.history)
