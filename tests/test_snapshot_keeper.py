@@ -59,12 +59,25 @@ def test_a_torn_file_of_the_set_is_put_back_whole(tmp_path, name):
     assert _files(exp) == files
 
 
-def test_a_whole_snapshot_is_left_as_it_is(tmp_path):
+def test_the_snapshot_the_keeper_copied_is_left_as_it_is(tmp_path):
     _, exp, files = _keeper_run(tmp_path, 1)
-    newer = kp.ray_snapshot(2)  # Ray wrote a later whole snapshot after the keeper's copy
-    kp.put_files(str(exp), newer)
     assert preflight.check_saved_state(str(exp)) is None
-    assert _files(exp) == newer
+    assert _files(exp) == files
+
+
+def test_whole_files_of_two_snapshots_are_replaced_by_one_whole_set(tmp_path):
+    """Found by the 1,000-trial soak (998 of 1,000 trials): Ray's copy into the experiment
+    folder, cut short, left the searcher's state of one snapshot beside the trial list of
+    the one before — each file whole, the set wrong. The kept set is put back."""
+    _, exp, files = _keeper_run(tmp_path, 1)
+    newer = kp.ray_snapshot(2)
+    name = f"searcher-state-{kp.SESSION}.pkl"
+    assert newer[name] != files[name]
+    (exp / name).write_bytes(newer[name])  # one small file of a later snapshot went in
+    assert snapshot.whole(str(exp), kp.SESSION)  # nothing torn: the old check saw no fault
+    note = preflight.check_saved_state(str(exp))
+    assert note and "mixed files of different moments" in note
+    assert _files(exp) == files
 
 
 def test_a_torn_later_session_is_moved_aside_for_the_kept_one(tmp_path):

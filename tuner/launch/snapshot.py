@@ -99,13 +99,15 @@ def _current(pointer: str) -> str | None:
 
 
 def put_back(path: str) -> str | None:
-    """Before ``--resume``: if the newest snapshot in ``path`` is torn, put the kept whole set
-    back (torn files of a later session are moved aside to ``.torn-*``, so Ray's newest-by-name
-    pick finds the kept one). Returns a line for the user, or None when nothing was torn or
-    nothing whole was kept."""
-    states = sorted(glob.glob(os.path.join(path, STATE_GLOB)))
-    if not states or whole(path, session_of(states[-1])):
-        return None
+    """Before ``--resume``: make the snapshot Ray reads the last set the driver kept whole.
+
+    Ray's copy into the experiment folder can leave a torn file, or whole files from two
+    different snapshots (the copy of a large experiment state cut short after the searcher's
+    small files went in): a searcher that counts a trial the trial list lacks never draws its
+    replacement — the 1,000-trial soak ended with 998 of 1,000 trials that way. The kept set
+    was copied right after Ray wrote it, in one go, so it is whole and of one moment. Files of
+    a later session are moved aside to ``.torn-*`` (Ray picks the newest name). Returns a line
+    for the user when anything was replaced, else None (also when nothing whole was kept)."""
     kept = os.path.join(path, KEPT)
     slot = _current(os.path.join(kept, "current"))
     kept_states = sorted(glob.glob(os.path.join(kept, slot or "-", STATE_GLOB)))
@@ -113,13 +115,29 @@ def put_back(path: str) -> str | None:
                                     session := session_of(kept_states[-1])):
         return None
     source = os.path.dirname(kept_states[-1])
-    for state in states:
-        torn = session_of(state)
-        if torn > session:
-            for name in _session_files(path, torn):
-                os.replace(os.path.join(path, name), os.path.join(path, f".torn-{name}"))
+    later = [session_of(s) for s in glob.glob(os.path.join(path, STATE_GLOB))
+             if session_of(s) > session]
+    torn = any(not whole(path, s) for s in [*later, session])
+    for other in later:
+        for name in _session_files(path, other):
+            os.replace(os.path.join(path, name), os.path.join(path, f".torn-{name}"))
+    changed = bool(later)
     for name in _session_files(source, session):
         with open(os.path.join(source, name), "rb") as f:
-            write_atomic(os.path.join(path, name), f.read())
-    return (f"tuner: the newest experiment snapshot in {path} was cut short when the driver "
-            "died; continuing from the last whole one (the few seconds before it are redone)")
+            data = f.read()
+        if _content(os.path.join(path, name)) != data:
+            write_atomic(os.path.join(path, name), data)
+            changed = True
+    if not changed:
+        return None
+    how = "was cut short" if torn else "mixed files of different moments"
+    return (f"tuner: the experiment snapshot in {path} {how} when the driver died; continuing "
+            "from the last whole one the driver kept (the seconds after it are redone)")
+
+
+def _content(file: str) -> bytes | None:
+    try:
+        with open(file, "rb") as f:
+            return f.read()
+    except OSError:
+        return None

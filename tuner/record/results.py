@@ -294,7 +294,8 @@ def report_markdown(*, name: str, description: str, method: str, trainable: str,
                 out += ["", "  ```", *[f"  {line}" for line in tail], "  ```"]
     retried = [r for r in records if r.retries]
     if retried:
-        out += ["", "## Retried trials (resumed from their last checkpoint)", ""]
+        out += ["", "## Retried trials (each from its last checkpoint, or from scratch without one)",
+                ""]
         out += [f"- {r.trial_id}: {r.retries} retr{'y' if r.retries == 1 else 'ies'}"
                 for r in retried]
     return "\n".join(out) + "\n"
