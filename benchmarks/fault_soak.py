@@ -206,9 +206,10 @@ def logged_trials(log: Path) -> Callable[[], int]:
     return lambda: len({e[1] for e in read_log(log) if e[0] == "epoch"})
 
 
-def trial_folders(experiment: Path) -> Callable[[], int]:
-    """Trials started, as a packed run records them: a folder with a ``result.json``."""
-    return lambda: sum(1 for _ in experiment.glob("*/result.json"))
+def ended_trials(driver_out: Path) -> Callable[[], int]:
+    """Trials ended, as a packed run's driver says them ("trial … ended after …"): a packed
+    run starts its trials by the pack (most of them early), so the faults follow its ends."""
+    return lambda: driver_out.read_text(errors="replace").count(" ended after ")
 
 
 def _zombie_or_gone(pid: int) -> bool:
@@ -257,7 +258,8 @@ class Faults:
     def schedule(self, trials: int) -> list[tuple[int, str]]:
         """(trials started before it, kind) per fault, in order: the trial kills evenly, the
         driver kills and the storage stall among them, the node kill last (from then on the
-        head's one CPU runs the rest), all between 10 % and 75 % of the trials started."""
+        head's one CPU runs the rest), all between 10 % and 75 % of the trials started (a
+        packed run: ended)."""
         kinds = ["trial"] * self.trial_kills
         if self.storage_stall_s:
             kinds.insert(len(kinds) // 2, "stall")
@@ -311,7 +313,7 @@ def soak(folder: Path, trials: int = 200, epoch_seconds: float = 0.1,
     experiment = folder / "out" / "soak"
     exp = (write_packed_experiment(folder, trials, method) if packed
            else write_experiment(folder, trials, log, epoch_seconds, method))
-    count = trial_folders(experiment) if packed else logged_trials(log)
+    count = ended_trials(driver_out) if packed else logged_trials(log)
     timeout = timeout or max(900.0, 2.0 * trials)
     state = Path(tempfile.mkdtemp(prefix="sk", dir="/tmp"))  # short: Ray's unix sockets
     script_env, env, address = start_nodes(state)

@@ -146,8 +146,13 @@ def test_a_retry_that_left_no_row_is_still_a_fault(tmp_path):
     (tests/test_faults.py's RaisingMLP): one retry, nothing redone, nothing lost."""
     write_run(tmp_path, {"a": rows("a", range(1, 2), 0)})
     assert ledger(tmp_path, [record("a", retries=1)]) == [
-        (f"trial a failed on node {A} and was retried once with no result after the restart",
-         1, 0, 0)]
+        (f"trial a failed on node {A} and was retried once; its results show no restart "
+         "(it failed before its first result, or again before it reported)", 1, 0, 0)]
+    # several such trials (a lost pack worker's newest members) are one row
+    records = [record("a", retries=1), record("b", retries=2), record("c")]
+    assert ledger(tmp_path, records) == [
+        ("2 trials retried whose results show no restart (each failed before its first "
+         "result, or again before it reported): a, b", 3, 0, 0)]
 
 
 def test_each_restart_goes_to_the_nearest_fault_before_it(tmp_path):

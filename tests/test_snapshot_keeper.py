@@ -76,7 +76,7 @@ def test_whole_files_of_two_snapshots_are_replaced_by_one_whole_set(tmp_path):
     (exp / name).write_bytes(newer[name])  # one small file of a later snapshot went in
     assert snapshot.whole(str(exp), kp.SESSION)  # nothing torn: the old check saw no fault
     note = preflight.check_saved_state(str(exp))
-    assert note and "mixed files of different moments" in note
+    assert note and "not the last one the driver wrote whole" in note
     assert _files(exp) == files
 
 

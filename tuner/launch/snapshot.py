@@ -130,7 +130,7 @@ def put_back(path: str) -> str | None:
             changed = True
     if not changed:
         return None
-    how = "was cut short" if torn else "mixed files of different moments"
+    how = "was cut short" if torn else "was not the last one the driver wrote whole"
     return (f"tuner: the experiment snapshot in {path} {how} when the driver died; continuing "
             "from the last whole one the driver kept (the seconds after it are redone)")
 

@@ -273,18 +273,27 @@ def _own_fault(group: list[Restart]) -> Fault:
 
 
 def _unseen_retries(records: list, own: list[Restart], rows: dict) -> list[Fault]:
-    """Retries Ray counted whose restart left no row (the trial failed again before it
-    reported, or failed before its first result): faults that cost no recorded epoch."""
-    out = []
+    """Retries Ray counted whose restart left no row (the trial failed before its first
+    result, or again before it reported): one row for them all, as they cost no recorded
+    epoch (a lost pack worker fails its newest members this way, several at once)."""
+    unseen = {}
     for r in records:
         missing = int(r.retries or 0) - sum(1 for o in own if o.trial_id == r.trial_id)
         if missing > 0:
-            trial = rows.get(r.trial_id) or [{}]
-            node = _node(trial[-1]) or r.node
-            out.append(Fault(f"trial {r.trial_id} failed" + (f" on node {node}" if node else "")
-                             + f" and was retried {_times(missing)} with no result after the "
-                             "restart", _sort_time(_time(trial[-1])), retried=missing))
-    return out
+            unseen[r.trial_id] = missing
+    if not unseen:
+        return []
+    if len(unseen) == 1:
+        ((trial_id, n),) = unseen.items()
+        trial = rows.get(trial_id) or [{}]
+        node = _node(trial[-1])
+        what = (f"trial {trial_id} failed" + (f" on node {node}" if node else "")
+                + f" and was retried {_times(n)}; its results show no restart (it failed "
+                "before its first result, or again before it reported)")
+        return [Fault(what, _sort_time(_time(trial[-1])), retried=n)]
+    return [Fault(f"{len(unseen)} trials retried whose results show no restart (each failed "
+                  "before its first result, or again before it reported): "
+                  + ", ".join(unseen), retried=sum(unseen.values()))]
 
 
 def _orphans(orphans: dict[str, list[dict]], drivers: list[Fault]) -> list[Fault]:
