@@ -127,3 +127,18 @@ def test_the_keeper_copies_each_new_snapshot_once_into_alternate_slots(tmp_path)
     assert now != first and _files(kept / now) == newer
     assert _files(kept / first) != newer  # the slot before stays whole until the next copy
     keeper.on_step_end(iteration=5, trials=[])  # no trials yet: nothing to read, no error
+
+
+def test_the_last_snapshot_of_a_run_is_kept_too(tmp_path):
+    """Ray writes its last snapshot after the loop, then calls ``on_experiment_end``: kept
+    there, a finished run's folder and its kept set agree, and a later ``--resume`` (more
+    trials) starts from the final state, not from the step before it."""
+    staging, exp, _ = _keeper_run(tmp_path, 1)
+    final = kp.ray_snapshot(2)
+    kp.put_files(str(staging), final)
+    kp.put_files(str(exp), final)  # Ray's final copy into the experiment folder
+    state = staging / f"experiment_state-{kp.SESSION}.json"
+    os.utime(state, ns=(state.stat().st_atime_ns, state.stat().st_mtime_ns + 10**9))
+    SnapshotKeeper(str(exp)).on_experiment_end(trials=[_trial(staging)])
+    assert preflight.check_saved_state(str(exp)) is None  # nothing put back
+    assert _files(exp) == final

@@ -54,6 +54,12 @@ class SnapshotKeeper(tune.Callback):
         self.path = experiment_path
         self.copied: float | None = None  # mtime of the staging state last kept
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Ray's last snapshot (``tune.run``: ``checkpoint(force=True)``, then the callbacks'
+        ``on_experiment_end``): kept too, or a later ``--resume`` of a finished or stopped
+        run would see the kept set lag the folder's and put the older one back."""
+        self.on_step_end(-1, trials)
+
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         if "://" in self.path or not trials:
             return
