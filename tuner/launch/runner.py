@@ -178,6 +178,7 @@ def _run_config(exp: Experiment, info: Any, callback: Any, scheduler: Any, pausi
     from ray import tune
 
     from tuner.launch.checkpointing import CheckpointPolicy, TensorBoardCallback
+    from tuner.launch.result_logs import CsvLog, JsonLog
     from tuner.launch.resume import SchedulerStateCallback, SnapshotKeeper
     from tuner.view.mirror_callback import MirrorCallback  # optuna.journal for the dashboard
 
@@ -195,8 +196,9 @@ def _run_config(exp: Experiment, info: Any, callback: Any, scheduler: Any, pausi
             checkpoint_at_end=info.saves_on_request,
         ),
         failure_config=tune.FailureConfig(max_failures=exp.max_failures),
-        # Ray adds its CSV and JSON loggers (result.json, progress.csv) itself
-        callbacks=[callback, SchedulerStateCallback(scheduler),
+        # result.json and progress.csv: Ray's loggers, minus a copy that loses rows (Ray adds
+        # its own only when none of their class is given)
+        callbacks=[callback, JsonLog(), CsvLog(), SchedulerStateCallback(scheduler),
                    MirrorCallback.for_experiment(exp), *policy, TensorBoardCallback(),
                    *_tracking_callbacks(exp), SnapshotKeeper(exp.path)],
         log_to_file=LOG_FILE,  # each trial's prints, quoted when it errors
