@@ -230,3 +230,36 @@ def test_asha_stops_a_lightning_gang_trained_with_lightnings_ddp(ray_session, tm
     assert runs[0.01][-1]["val_accuracy"] > 0.5  # it learned
     assert outcome.best.config["lr"] == 0.01
     assert outcome.test and outcome.test["test_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("epoch, every, decide_at, done, saves", [
+    (2, 2, frozenset(), False, True),        # its checkpoint interval
+    (1, 2, frozenset(), False, False),       # between saves, nothing to decide
+    (1, 2, frozenset({1, 3, 9}), False, True),   # a rung: ASHA may stop it here
+    (3, 0, frozenset({1, 3, 9}), False, True),   # checkpoint_every 0, still at the rungs
+    (4, 0, frozenset({1, 3, 9}), False, False),
+    (5, 2, None, False, True),               # the median rule / PBT: any epoch
+    (7, 0, frozenset(), True, True),         # the end
+])
+def test_rank_0_saves_wherever_the_scheduler_may_stop_the_gang(epoch, every, decide_at, done,
+                                                               saves):
+    """Found by tests/test_killed_driver.py's helper: ASHA stopped a gang at rung 1 with
+    `checkpoint_every: 2`, Tune asked for its checkpoint, there was none, and the trial
+    errored and was retried from epoch 1."""
+    from trainables.distributed import save_due
+
+    assert save_due(epoch, every, decide_at, done) is saves
+
+
+def test_the_gang_is_told_where_its_scheduler_decides():
+    from types import SimpleNamespace
+
+    from tuner.budget import BudgetLadder, hyperband_brackets
+    from tuner.launch.data_parallel import decision_epochs
+
+    ladder = BudgetLadder(min=1, max=10, eta=3)
+    at = {s: decision_epochs(SimpleNamespace(scheduler=s, budget=ladder))
+          for s in ("fifo", "asha", "asha-checked", "hyperband", "median", "pbt", "pb2")}
+    assert at["fifo"] == frozenset() and at["asha"] == at["asha-checked"] == {1, 3, 9}
+    assert at["hyperband"] == {r for b in hyperband_brackets(1, 10, 3) for r, *_ in b.rungs}
+    assert at["median"] is at["pbt"] is at["pb2"] is None

@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ PRIVATE_KEYS = (RESUME_KEY, GATE_KEY)
 CHECKPOINT_FILE = "trainable.pt"
 
 __all__ = ["Channel", "ForwardToTune", "GangSpec", "GangTrainable", "average_metrics",
-           "data_parallel_trial", "get_checkpoint", "report", "shard_batches",
+           "data_parallel_trial", "get_checkpoint", "report", "save_due", "shard_batches",
            "torch_trainable_loop"]
 
 
@@ -358,9 +358,21 @@ def shard_batches(rank: int, world: int) -> Callable[[torch.Tensor], torch.Tenso
     return lambda idx: idx[rank::world]
 
 
-def torch_trainable_loop(cls: type, checkpoint_every: int, config: dict) -> None:
+def save_due(epoch: int, checkpoint_every: int, decide_at: Collection[int] | None,
+             done: bool) -> bool:
+    """Whether rank 0 saves after ``epoch``: every ``checkpoint_every`` epochs (0: never on
+    that account), at the end, and at each epoch where the scheduler may stop or pause the
+    trial (``decide_at``; None: at any epoch). Tune asks a stopped or paused trial for its
+    checkpoint; a gang stopped between saves had none to give and errored (its trial was
+    retried from epoch 1), or a paused one handed back an older epoch than Tune recorded."""
+    every = checkpoint_every > 0 and epoch % checkpoint_every == 0
+    return every or done or decide_at is None or epoch in decide_at
+
+
+def torch_trainable_loop(cls: type, checkpoint_every: int, config: dict,
+                         decide_at: Collection[int] | None = ()) -> None:
     """Train one of our ``TorchTrainable`` trials as one worker of its gang (DDP); rank 0
-    saves every ``checkpoint_every`` epochs (0: at the end only) and at the end."""
+    saves as :func:`save_due` says."""
     import ray.train
     from ray.train.torch import prepare_model
 
@@ -378,8 +390,8 @@ def torch_trainable_loop(cls: type, checkpoint_every: int, config: dict) -> None
     run.batch_filter = shard_batches(rank, world)
     while run.cfg.max_epochs is None or run.epoch < run.cfg.max_epochs:
         metrics = run.train_one_epoch()
-        due = checkpoint_every > 0 and run.epoch % checkpoint_every == 0
-        save = rank == 0 and (due or bool(metrics.get("done")))
+        save = rank == 0 and save_due(run.epoch, checkpoint_every, decide_at,
+                                      bool(metrics.get("done")))
         _report(run, config, metrics, save)
         if metrics.get("done"):
             return

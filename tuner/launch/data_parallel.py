@@ -16,7 +16,7 @@ from typing import Any
 
 from tuner.experiment.user_code import TrainableInfo
 
-__all__ = ["describe_gang", "gang_spec", "gang_trainable"]
+__all__ = ["decision_epochs", "describe_gang", "gang_spec", "gang_trainable"]
 
 
 def gang_spec(exp: Any, address: str | None = None) -> Any:
@@ -48,7 +48,8 @@ def gang_trainable(exp: Any, info: TrainableInfo, address: str | None = None) ->
 
     if info.kind == "torch":
         pausing_every = exp.checkpoint_every or (1 if _pausing(exp) else 0)
-        loop = functools.partial(torch_trainable_loop, info.obj, pausing_every)
+        loop = functools.partial(torch_trainable_loop, info.obj, pausing_every,
+                                 decide_at=decision_epochs(exp))
     else:
         loop = info.obj
     cls = data_parallel_trial(loop, gang_spec(exp, address),
@@ -58,6 +59,23 @@ def gang_trainable(exp: Any, info: TrainableInfo, address: str | None = None) ->
     # its Train run belongs to the trial that started it
     return TrainableInfo(cls, "class", info.label, reuse_actors=False,
                          resumable=info.resumable)
+
+
+def decision_epochs(exp: Any) -> frozenset[int] | None:
+    """Epochs where ``exp``'s scheduler may stop or pause a trial, so its gang's rank 0 saves
+    there (``trainables.distributed.save_due``): none under FIFO, the rungs of the budget
+    ladder under ASHA and HyperBand, any epoch (None) under the median rule, PBT and PB2."""
+    from tuner.budget import hyperband_brackets
+
+    ladder = exp.budget
+    if exp.scheduler == "fifo":
+        return frozenset()
+    if exp.scheduler == "hyperband":  # the paper's milestones: max·η^-s·η^i, not always ASHA's
+        return frozenset(int(r) for b in hyperband_brackets(ladder.min, ladder.max, ladder.eta)
+                         for r, *_ in b.rungs)
+    if exp.scheduler.startswith("asha"):
+        return frozenset(ladder.rung_resources())
+    return None
 
 
 def _pausing(exp: Any) -> bool:
