@@ -138,11 +138,11 @@ class Results:
                 + (", interrupted" if self.interrupted else "") + ")")
 
 
-
 def _scheduler_name(exp: dict) -> str | None:
     """The scheduler a manifest names (``{"name": …, options}``, or a bare name)."""
     scheduler = exp.get("scheduler")
     return scheduler.get("name") if isinstance(scheduler, dict) else scheduler
+
 
 def load(path: str | os.PathLike) -> Results:
     """The :class:`Results` of the experiment folder at ``path`` (finished or interrupted)."""
