@@ -293,7 +293,13 @@ def read_only(folder: Path):
                 p.chmod(mode)
         return
     for step in (["mount", "--bind", path, path], ["mount", "-o", "remount,bind,ro", path]):
-        out = subprocess.run(step, capture_output=True, text=True, check=False)
+        # the kernel refuses the read-only remount ("mount point is busy") while a file is
+        # open for writing through the new bind mount: the run writes all the time, so retry
+        for _ in range(100):
+            out = subprocess.run(step, capture_output=True, text=True, check=False)
+            if out.returncode == 0 or "busy" not in out.stderr:
+                break
+            time.sleep(0.05)
         if out.returncode:
             subprocess.run(["umount", "-l", path], capture_output=True, check=False)
             raise RuntimeError(f"storage stall: {' '.join(step)} failed: {out.stderr.strip()}")
